@@ -1,0 +1,115 @@
+"""Draw a digit: a CNN trained with backpropagation on MNIST reads what you draw."""
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from models import digits
+from ui import feature_grid, image_heatmap, load_model, model_card, probability_bars, training_curves
+
+CANVAS_SIZE = 280  # display pixels: ten times MNIST's 28x28
+FEATURE_MAPS_SHOWN = 16  # per layer, the most active ones
+
+model, meta = load_model(digits.NAME)
+
+st.title("✏️ Draw a digit")
+st.markdown(
+    "Draw a digit from 0 to 9. A **convolutional network**, trained with **backpropagation** on "
+    "MNIST's 60,000 handwritten digits, reads it as you draw. Below, see what it sees and what "
+    "each layer computes: the review's *multiple levels of abstraction*."
+)
+
+st.session_state.setdefault("canvas_version", 0)
+left, right = st.columns([1, 1.2], gap="large")
+with left:
+    stroke = st.slider("Pen width", min_value=5, max_value=40, value=18, step=1)
+    canvas = st_canvas(
+        stroke_width=stroke,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        width=CANVAS_SIZE,
+        height=CANVAS_SIZE,
+        drawing_mode="freedraw",
+        return_image_data=True,
+        key=f"canvas_{st.session_state.canvas_version}",
+    )
+    if st.button("Clear", icon=":material/delete:"):
+        st.session_state.canvas_version += 1  # a new key mounts a fresh, empty canvas
+        st.rerun()
+
+prediction = None
+if canvas.image_data is not None:
+    try:
+        prediction = digits.predict(canvas.image_data, model)
+    except digits.EmptyImageError:
+        prediction = None
+
+with right:
+    if prediction is None:
+        st.info("**Draw a digit** on the black square: the prediction appears here.", icon=":material/draw:")
+    else:
+        if prediction.sure:
+            st.markdown(f"### It's a **{prediction.digit}** ({prediction.confidence:.0%} sure)")
+        else:
+            st.warning(
+                f"**Not sure.** Best guess: {prediction.digit} at only {prediction.confidence:.0%} "
+                f"(below {digits.CONFIDENCE_THRESHOLD:.0%}). Try drawing it larger or more clearly.",
+                icon=":material/help:",
+            )
+        winner = prediction.digit if prediction.sure else None
+        st.plotly_chart(
+            probability_bars(digits.CLASSES, prediction.probabilities, winner, "Probability of each digit"),
+            key="probabilities",
+        )
+
+if prediction is not None:
+    st.subheader("What the network sees")
+    sees, explain = st.columns([1, 2])
+    with sees:
+        st.plotly_chart(image_heatmap(prediction.input, "28 × 28 input"), key="input")
+    with explain:
+        st.markdown(
+            f"Your drawing is made to look like an MNIST digit, the way MNIST itself was made: "
+            f"cropped to the ink, scaled to fit a {digits.BOX_SIZE}×{digits.BOX_SIZE} box keeping its "
+            f"proportions, then placed so its centre of mass sits at the centre of a "
+            f"{digits.IMAGE_SIZE}×{digits.IMAGE_SIZE} image. So it doesn't matter where or how big "
+            f"you draw."
+        )
+
+    st.subheader("Inside the network: feature maps, layer by layer")
+    st.markdown(
+        "Each convolutional layer turns the image into many *feature maps*. The first respond to "
+        "strokes and edges at each orientation; deeper ones, after pooling halves the resolution, "
+        f"to corners, curves and loops. Shown: the {FEATURE_MAPS_SHOWN} most active maps of each "
+        "layer (bright = strong response)."
+    )
+    for name, maps in prediction.activations.items():
+        channels, height, width = maps.shape
+        st.plotly_chart(
+            feature_grid(maps, FEATURE_MAPS_SHOWN, title=f"{name}: {channels} maps of {height}×{width}"),
+            key=f"maps_{name}",
+        )
+
+st.subheader("How backpropagation trained it")
+metrics = meta["metrics"]
+st.markdown(
+    f"Each epoch shows the network all {metrics['train_images']:,} training digits, distorted "
+    "at random (rotated, scaled, slanted, shifted, thicker or thinner pen) so it also reads digits "
+    "drawn on a screen. After every batch, backpropagation computes the gradient of the loss with "
+    "respect to every weight, and the optimiser takes a small step against it."
+)
+st.plotly_chart(training_curves(meta["curve"]), key="curves")
+
+with st.expander("Model card", expanded=False):
+    model_card(
+        meta,
+        [
+            f"**MNIST test accuracy:** {metrics['test_accuracy']:.2%} "
+            f"({metrics['test_errors']} errors in {metrics['test_images']:,} official test images, "
+            "each through the same preprocessing as your drawing)",
+            "**Input:** 28×28 grey levels; the drawing is cropped, scaled into 20×20 and centred by centre of mass",
+        ],
+    )
+    st.caption(
+        "MNIST by Yann LeCun, Corinna Cortes and Christopher J. C. Burges, CC BY-SA 3.0. "
+        "Limits: it has only seen single, upright, Western-style digits; letters or several digits give "
+        "a confident-looking but meaningless answer."
+    )

@@ -1,0 +1,44 @@
+"""Home: what the review says, and one card per example page."""
+import streamlit as st
+
+from ui import device_label, model_meta
+
+st.title("🧠 Deep Learning Live")
+st.markdown(
+    """
+An interactive companion to **“Deep learning”** by Yann LeCun, Yoshua Bengio and Geoffrey Hinton
+(*Nature* 521, 436–444, 2015). Every model here was trained **from scratch** by this project's own
+scripts; each page lets you try one and look inside it.
+
+The review in a few lines:
+
+- **Representation learning.** Deep networks learn their own features, layer by layer: edges,
+  then motifs, then parts, then objects. No engineer designs them.
+- **Backpropagation** computes how each of millions of weights should change to reduce the error,
+  by the chain rule, from the output back to the input; stochastic gradient descent does the rest.
+- **Convolutional networks** exploit local connections, shared weights, pooling and many layers,
+  the properties of natural signals such as images and sound.
+- **Recurrent networks** read sequences one element at a time and keep a state: speech, and
+  language, where attention lets a decoder look back at the words it translates.
+- **Distributed representations**: words become vectors, and similar words end up close.
+"""
+)
+
+st.subheader("Try the examples")
+digits_metrics = model_meta("digits")["metrics"]
+# (page, title, icon, what it shows, the review's section, measured result)
+EXAMPLES = [
+    ("app_pages/digits.py", "Draw a digit", ":material/draw:",
+     "A convolutional network trained with backpropagation on MNIST reads your handwriting, "
+     "and shows the feature maps of each layer.", "Backpropagation; convolutional neural networks",
+     f"{digits_metrics['test_accuracy']:.2%} on the {digits_metrics['test_images']:,} MNIST test digits"),
+]
+columns = st.columns(3)
+for i, (page, title, icon, text, section, result) in enumerate(EXAMPLES):
+    with columns[i % 3].container(border=True):
+        st.page_link(page, label=f"**{title}**", icon=icon)
+        st.write(text)
+        st.caption(f"Measured: {result}  \nIn the review: {section}")
+
+st.divider()
+st.caption(f"Models run on: **{device_label()}**")

@@ -1,0 +1,63 @@
+"""Helpers shared by every model: the device, and checkpoints (safetensors + JSON).
+
+A checkpoint is two files side by side in models/weights/:
+  NAME.safetensors  the state_dict (tensors only: no pickle, nothing executable)
+  NAME.json         everything needed to rebuild and to describe the model:
+                    config, class names, preprocessing constants, metrics,
+                    per-epoch curve, training command/time/hardware, data provenance.
+"""
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+def get_device() -> torch.device:
+    """The one device helper: CUDA, then Apple's MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def device_name(device: torch.device | None = None) -> str:
+    """A human-readable name: the GPU's model, or the CPU's architecture and thread count."""
+    device = device or get_device()
+    if device.type == "cuda":
+        return f"GPU: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "GPU: Apple Metal (MPS)"
+    return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def checkpoint_paths(name: str, weights_dir: Path | str | None = None) -> tuple[Path, Path]:
+    folder = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
+    return folder / f"{name}.safetensors", folder / f"{name}.json"
+
+
+def save_checkpoint(model: torch.nn.Module, meta: dict, name: str, weights_dir=None) -> tuple[Path, Path]:
+    """Write the state_dict as safetensors and `meta` as pretty JSON beside it."""
+    st_path, json_path = checkpoint_paths(name, weights_dir)
+    st_path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(st_path))
+    json_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return st_path, json_path
+
+
+def load_checkpoint(name: str, weights_dir=None) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read (state_dict, meta). Only safetensors: weights can never run code on load."""
+    st_path, json_path = checkpoint_paths(name, weights_dir)
+    meta = json.loads(json_path.read_text(encoding="utf-8"))
+    return load_file(str(st_path)), meta
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,236 @@
+"""Draw a digit: a compact CNN trained with backpropagation on MNIST.
+
+Read top to bottom: constants, config, the network, preprocessing (shared by
+training and the page), loading, and `predict`.
+
+    image (canvas RGBA, RGB, grey or PIL; any size, either polarity)
+      -> preprocess: ink map -> crop to the ink -> fit in 20x20 -> centre of mass at the centre of 28x28
+      -> DigitNet: 5 conv blocks (batch norm, ReLU, max-pool) -> dropout -> linear -> softmax over 0..9
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from models.common import get_device, load_checkpoint
+
+NAME = "digits"
+CLASSES = [str(d) for d in range(10)]
+
+# MNIST geometry (LeCun et al.): each digit was size-normalised into a 20x20 box,
+# keeping its aspect ratio, then centred by its centre of mass in a 28x28 field.
+IMAGE_SIZE = 28
+BOX_SIZE = 20
+# Centre of mass of the average MNIST training digit, in pixel-index coordinates
+# (row, col); measured on the first 5,000 training images: (13.99, 14.00), std 0.29.
+MNIST_CENTER = (14.0, 14.0)
+# Pixel statistics of MNIST in [0, 1]; the network normalises its input with them.
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+
+# A pixel counts as ink above this (on a 0..1 scale); fewer ink pixels than
+# MIN_INK_PIXELS means "nothing drawn".
+INK_THRESHOLD = 0.2
+MIN_INK_PIXELS = 4
+# Below this top probability the page says "not sure" instead of naming a digit.
+CONFIDENCE_THRESHOLD = 0.7
+# Refuse images larger than this many pixels before doing any work on them.
+MAX_PIXELS = 4096 * 4096
+
+
+class EmptyImageError(ValueError):
+    """Raised when an image holds no ink: there is nothing to classify."""
+
+
+@dataclass
+class Config:
+    channels: tuple[int, int, int] = (32, 64, 128)
+    hidden: int = 256
+    dropout: float = 0.3
+
+
+class ConvBlock(nn.Sequential):
+    """3x3 convolution -> batch norm -> ReLU (the conv has no bias: BN provides it)."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__(
+            nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True),
+        )
+
+
+# (name, pool after it?) for the convolutional blocks, in order.
+CONV_LAYERS = (("conv1", False), ("conv2", True), ("conv3", False), ("conv4", True), ("conv5", True))
+
+
+class DigitNet(nn.Module):
+    def __init__(self, cfg: Config = Config()):
+        super().__init__()
+        c1, c2, c3 = cfg.channels
+        self.conv1 = ConvBlock(1, c1)  # (B, c1, 28, 28)  strokes and edges
+        self.conv2 = ConvBlock(c1, c1)  # (B, c1, 28, 28) -> pool 14x14
+        self.conv3 = ConvBlock(c1, c2)  # (B, c2, 14, 14)  corners, curves
+        self.conv4 = ConvBlock(c2, c2)  # (B, c2, 14, 14) -> pool 7x7
+        self.conv5 = ConvBlock(c2, c3)  # (B, c3, 7, 7) -> pool 3x3  loops, digit parts
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(cfg.dropout),
+            nn.Linear(c3 * 3 * 3, cfg.hidden),
+            nn.BatchNorm1d(cfg.hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(cfg.dropout),
+            nn.Linear(cfg.hidden, len(CLASSES)),
+        )
+
+    def features(self, x: torch.Tensor):
+        """Yield (layer name, activation) for each conv block; x is (B, 1, 28, 28) in [0, 1]."""
+        x = (x - MNIST_MEAN) / MNIST_STD
+        for name, pool in CONV_LAYERS:
+            x = getattr(self, name)(x)
+            yield name, x
+            if pool:
+                x = F.max_pool2d(x, 2)
+        yield "pooled", x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 28, 28) in [0, 1] -> logits (B, 10)."""
+        for _, x in self.features(x):
+            pass
+        return self.head(x)
+
+
+# ---------------------------------------------------------------- preprocessing
+
+
+def to_ink(image) -> np.ndarray:
+    """Any image -> (H, W) float32 ink map in [0, 1]: 1 = ink, 0 = background.
+
+    RGBA with transparency (what the canvas returns): the alpha channel is the ink.
+    Otherwise the grey level, inverted when the background (the border's median) is light,
+    so light-on-dark and dark-on-light give the same map.
+    """
+    if isinstance(image, Image.Image):
+        if image.width * image.height > MAX_PIXELS:
+            raise ValueError(f"image too large: over {MAX_PIXELS:,} pixels")
+        has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+        image = np.asarray(image.convert("RGBA" if has_alpha else "L"))
+    a = np.asarray(image)
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)):
+        raise ValueError(f"expected an H x W, H x W x 3 or H x W x 4 image, got shape {a.shape}")
+    if a.size == 0 or a.shape[0] * a.shape[1] > MAX_PIXELS:
+        raise ValueError(f"image must have between 1 and {MAX_PIXELS:,} pixels, got shape {a.shape}")
+    scale = 255.0 if a.dtype == np.uint8 else 1.0
+    a = a.astype(np.float32) / scale
+    if a.ndim == 3 and a.shape[2] == 4:
+        alpha = a[..., 3]
+        if alpha.min() < 1.0:  # transparent background: strokes are the opaque pixels
+            return np.clip(alpha, 0.0, 1.0)
+        a = a[..., :3]
+    grey = a @ np.array([0.299, 0.587, 0.114], np.float32) if a.ndim == 3 and a.shape[2] == 3 else a.reshape(a.shape[:2])
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    background = float(np.median(border))
+    if background > 0.5:  # dark ink on a light background
+        ink = (background - grey) / background
+    else:
+        ink = (grey - background) / max(1.0 - background, 1e-6)
+    return np.clip(ink, 0.0, 1.0).astype(np.float32)
+
+
+def center_of_mass(a: np.ndarray) -> tuple[float, float]:
+    """(row, col) of the intensity-weighted centre of a 2-D array."""
+    total = a.sum()
+    rows, cols = np.indices(a.shape)
+    return float((rows * a).sum() / total), float((cols * a).sum() / total)
+
+
+def preprocess(image) -> np.ndarray:
+    """Any image -> the (28, 28) float32 array in [0, 1] that the network sees, made as MNIST was.
+
+    Raises EmptyImageError when there is no ink. Used by the training set and by `predict`.
+    """
+    ink = to_ink(image)
+    mask = ink > INK_THRESHOLD
+    if mask.sum() < MIN_INK_PIXELS:
+        raise EmptyImageError("no digit found: the image is blank")
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = crop.shape
+    # Fit the longer side to BOX_SIZE, keeping the aspect ratio; LANCZOS anti-aliases like MNIST.
+    scale = BOX_SIZE / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))  # PIL wants (width, height)
+    box = np.asarray(Image.fromarray(crop, mode="F").resize(size, Image.Resampling.LANCZOS))
+    box = np.clip(box, 0.0, 1.0)
+    # Paste so that the centre of mass lands on MNIST's centre (integer shift, kept inside the field).
+    cy, cx = center_of_mass(box)
+    top = int(np.clip(round(MNIST_CENTER[0] - cy), 0, IMAGE_SIZE - box.shape[0]))
+    left = int(np.clip(round(MNIST_CENTER[1] - cx), 0, IMAGE_SIZE - box.shape[1]))
+    out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    out[top : top + box.shape[0], left : left + box.shape[1]] = box
+    return out
+
+
+def to_batch(inputs: np.ndarray, device=None) -> torch.Tensor:
+    """(N, 28, 28) or (28, 28) float arrays -> (N, 1, 28, 28) float tensor on `device`."""
+    t = torch.as_tensor(np.asarray(inputs, np.float32))
+    return t.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE).to(device or "cpu")
+
+
+# ---------------------------------------------------------------- loading and inference
+
+
+def build(meta: dict) -> DigitNet:
+    cfg = meta["config"]
+    return DigitNet(Config(channels=tuple(cfg["channels"]), hidden=cfg["hidden"], dropout=cfg["dropout"]))
+
+
+def load(weights_dir=None, device=None) -> tuple[DigitNet, dict]:
+    """Rebuild the network from its JSON and load its safetensors; returns (model in eval mode, meta)."""
+    state, meta = load_checkpoint(NAME, weights_dir)
+    model = build(meta)
+    model.load_state_dict(state)
+    return model.to(device or get_device()).eval(), meta
+
+
+@functools.lru_cache(maxsize=1)
+def _default_model() -> DigitNet:
+    return load()[0]
+
+
+@dataclass
+class Prediction:
+    probabilities: np.ndarray  # (10,) softmax, sums to 1
+    digit: int  # the most probable class
+    confidence: float  # its probability
+    input: np.ndarray  # (28, 28) in [0, 1]: what the network saw
+    activations: dict[str, np.ndarray] = field(default_factory=dict)  # conv name -> (C, H, W)
+
+    @property
+    def sure(self) -> bool:
+        return self.confidence >= CONFIDENCE_THRESHOLD
+
+
+@torch.inference_mode()
+def predict(image, model: DigitNet | None = None) -> Prediction:
+    """Classify one drawn or photographed digit. Raises EmptyImageError on a blank image."""
+    model = model or _default_model()
+    x28 = preprocess(image)
+    device = next(model.parameters()).device
+    activations = {}
+    x = to_batch(x28, device)
+    for name, x in model.features(x):
+        if name != "pooled":
+            activations[name] = x[0].float().cpu().numpy()
+    probs = torch.softmax(model.head(x).float(), dim=1)[0].cpu().numpy()
+    digit = int(probs.argmax())
+    return Prediction(probs, digit, float(probs[digit]), x28, activations)
+
+
+def config_dict(cfg: Config) -> dict:
+    return asdict(cfg)

@@ -1,0 +1,94 @@
+"""Shared fixtures: the data directory (tests that need it skip, with the reason, when it is absent)."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def data_dir() -> Path:
+    """$DATA_DIR, else data/ in the project: the layout of ../shared/data."""
+    return Path(os.environ.get("DATA_DIR", ROOT / "data"))
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    raw = data_dir() / "vision" / "MNIST" / "raw"
+    if not (raw / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"MNIST not found in {raw}: set DATA_DIR (e.g. DATA_DIR=../shared/data)")
+    return data_dir()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """`streamlit run app.py` as a subprocess on a free port; terminated at the end of the session."""
+    import socket
+    import subprocess
+    import time
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", "127.0.0.1",
+           "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    log = open(ROOT / ".pytest_cache" / "streamlit.log", "w") if (ROOT / ".pytest_cache").is_dir() else subprocess.DEVNULL
+    server = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail(f"streamlit exited with code {server.returncode}")
+                time.sleep(0.3)
+        else:
+            pytest.fail("streamlit did not open its port within 60 s")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright; skipped, with how to get it, when either is missing."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium not installed: apt-get install -y chromium chromium-driver")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright not installed: pip install -r requirements.txt")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    yield pg
+    context.close()

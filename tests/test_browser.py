@@ -1,0 +1,42 @@
+"""Real-browser tests: Chromium, driven by Playwright, uses each page's main flow as a person would."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from drawing import strokes_at
+
+
+def test_home_lists_the_examples(page, app_url):
+    page.goto(app_url)
+    page.get_by_role("heading", name=re.compile("Deep Learning Live")).wait_for()
+    page.get_by_text("Models run on").wait_for()
+    page.get_by_role("link", name=re.compile("Draw a digit")).first.click()
+    page.get_by_text("on the black square").wait_for()
+
+
+@pytest.mark.parametrize("digit", [7, 3])
+def test_draw_a_digit_with_the_mouse(page, app_url, digit):
+    page.goto(f"{app_url}/digits")
+    page.get_by_text("on the black square").wait_for()  # the empty-canvas state
+    canvas = page.locator("canvas").last
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    for stroke in strokes_at(digit, left=box["x"] + 60, top=box["y"] + 40, size=180):
+        page.mouse.move(*stroke[0])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(x, y, steps=4)
+        page.mouse.up()
+    answer = page.get_by_text(re.compile(r"It's a \d"))
+    answer.wait_for()
+    assert re.search(r"It's a (\d)", answer.inner_text()).group(1) == str(digit)
+    # What the network sees and the feature maps are shown for the drawing.
+    page.get_by_text("What the network sees").wait_for()
+    page.get_by_text(re.compile(r"conv1: 32 maps")).wait_for()
+
+    # Clear empties the canvas and the prediction goes away.
+    page.get_by_role("button", name=re.compile("Clear")).click()
+    page.get_by_text("on the black square").wait_for()
+    assert page.get_by_text(re.compile(r"It's a \d")).count() == 0

@@ -1,0 +1,70 @@
+"""Helpers shared by the training scripts: config -> argparse, data directory, seed, hardware, timing."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import random
+import shlex
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.common import device_name
+
+
+def default_data_dir() -> str:
+    """--data-dir default: $DATA_DIR, else data/ (git-ignored), in the layout of ../shared/data."""
+    return os.environ.get("DATA_DIR", "data")
+
+
+def parse_config(cls, argv=None):
+    """Turn a dataclass of training options into command-line flags (--field-name VALUE)."""
+    parser = argparse.ArgumentParser(description=cls.__doc__)
+    for f in dataclasses.fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        else:
+            kind = {"int": int, "float": float, "str": str}.get(f.type if isinstance(f.type, str) else f.type.__name__, str)
+            parser.add_argument(flag, type=kind, default=default)
+    return cls(**vars(parser.parse_args(argv)))
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def hardware() -> str:
+    """What the training ran on, for the model card."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":
+        return device_name(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU: {cpu}, {torch.get_num_threads()} threads"
+
+
+def command_line(module: str) -> str:
+    """The command that reproduces this run, e.g. `python -m train.digits --epochs 14`."""
+    return " ".join(["python -m", module] + [shlex.quote(a) for a in sys.argv[1:]])
+
+
+def autocast(device: torch.device):
+    """bf16 autocast: on the CPU it uses AMX/AVX-512 (about 4x faster here with channels_last)."""
+    if device.type in ("cpu", "cuda"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
