@@ -80,7 +80,7 @@ def training_curves(curve: list[dict], metric: str = "accuracy") -> go.Figure:
         fig.add_scatter(x=epochs, y=[r[f"{split}_{metric}"] for r in curve], name=f"{split} {metric}",
                         line=dict(dash=dash), row=1, col=2)
     fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None)
-    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_yaxes(type="log", dtick=1, row=1, col=1)  # ticks at powers of ten
     fig.update_yaxes(tickformat=".2%", row=1, col=2)
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.3))
     return fig
@@ -130,7 +130,7 @@ def feature_grid(maps, count: int, columns: int = 8, title: str = "") -> go.Figu
     )
     fig.update_yaxes(autorange="reversed", visible=False, scaleanchor="x")
     fig.update_xaxes(visible=False)
-    fig.update_layout(title=title, height=60 + rows * 70, margin=dict(l=0, r=0, t=40, b=0),
+    fig.update_layout(title=title, height=60 + rows * 40, margin=dict(l=0, r=0, t=50, b=0),
                       plot_bgcolor="rgba(0,0,0,0)")
     return fig
 

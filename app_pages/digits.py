@@ -61,32 +61,26 @@ with right:
         )
 
 if prediction is not None:
-    st.subheader("What the network sees")
-    sees, explain = st.columns([1, 2])
-    with sees:
-        st.plotly_chart(image_heatmap(prediction.input, "28 × 28 input"), key="input")
-    with explain:
-        st.markdown(
-            f"Your drawing is made to look like an MNIST digit, the way MNIST itself was made: "
-            f"cropped to the ink, scaled to fit a {digits.BOX_SIZE}×{digits.BOX_SIZE} box keeping its "
-            f"proportions, then placed so its centre of mass sits at the centre of a "
-            f"{digits.IMAGE_SIZE}×{digits.IMAGE_SIZE} image. So it doesn't matter where or how big "
-            f"you draw."
-        )
-
-    st.subheader("Inside the network: feature maps, layer by layer")
+    st.subheader("What the network sees, layer by layer")
     st.markdown(
-        "Each convolutional layer turns the image into many *feature maps*. The first respond to "
-        "strokes and edges at each orientation; deeper ones, after pooling halves the resolution, "
-        f"to corners, curves and loops. Shown: the {FEATURE_MAPS_SHOWN} most active maps of each "
-        "layer (bright = strong response)."
+        f"**Input:** your drawing made to look like an MNIST digit, the way MNIST itself was made: cropped "
+        f"to the ink, scaled into a {digits.BOX_SIZE}×{digits.BOX_SIZE} box keeping its proportions, and "
+        f"placed so that its centre of mass sits at the centre of a {digits.IMAGE_SIZE}×{digits.IMAGE_SIZE} "
+        "image; so it doesn't matter where or how big you draw. **Then each convolutional layer** turns it "
+        "into many *feature maps*: the first respond to strokes and edges at each orientation; deeper ones, "
+        "after pooling halves the resolution, to corners, curves and loops. Shown: the "
+        f"{FEATURE_MAPS_SHOWN} most active maps of each layer (bright = strong response)."
     )
-    for name, maps in prediction.activations.items():
+    columns = st.columns(1 + len(prediction.activations))
+    with columns[0]:
+        st.plotly_chart(image_heatmap(prediction.input, "input 28×28", height=200), key="input")
+    for column, (name, maps) in zip(columns[1:], prediction.activations.items()):
         channels, height, width = maps.shape
-        st.plotly_chart(
-            feature_grid(maps, FEATURE_MAPS_SHOWN, title=f"{name}: {channels} maps of {height}×{width}"),
-            key=f"maps_{name}",
-        )
+        with column:
+            st.plotly_chart(
+                feature_grid(maps, FEATURE_MAPS_SHOWN, columns=4, title=f"{name}<br>{channels} maps, {height}×{width}"),
+                key=f"maps_{name}",
+            )
 
 st.subheader("How backpropagation trained it")
 metrics = meta["metrics"]
@@ -94,11 +88,12 @@ st.markdown(
     f"Each epoch shows the network all {metrics['train_images']:,} training digits, distorted "
     "at random (rotated, scaled, slanted, shifted, thicker or thinner pen) so it also reads digits "
     "drawn on a screen. After every batch, backpropagation computes the gradient of the loss with "
-    "respect to every weight, and the optimiser takes a small step against it."
+    "respect to every weight, and the optimiser takes a small step against it. The training loss is "
+    "measured on those distorted digits with dropout on, which is why it stays above the test loss."
 )
 st.plotly_chart(training_curves(meta["curve"]), key="curves")
 
-with st.expander("Model card", expanded=False):
+with st.expander("Model card", expanded=True):
     model_card(
         meta,
         [

@@ -89,20 +89,16 @@ class DigitNet(nn.Module):
             nn.Linear(cfg.hidden, len(CLASSES)),
         )
 
-    def features(self, x: torch.Tensor):
-        """Yield (layer name, activation) for each conv block; x is (B, 1, 28, 28) in [0, 1]."""
+    def forward(self, x: torch.Tensor, activations: dict | None = None) -> torch.Tensor:
+        """(B, 1, 28, 28) in [0, 1] -> logits (B, 10). If `activations` is a dict, each conv
+        block's output (B, C, H, W) is stored in it under the block's name."""
         x = (x - MNIST_MEAN) / MNIST_STD
         for name, pool in CONV_LAYERS:
             x = getattr(self, name)(x)
-            yield name, x
+            if activations is not None:
+                activations[name] = x
             if pool:
                 x = F.max_pool2d(x, 2)
-        yield "pooled", x
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 1, 28, 28) in [0, 1] -> logits (B, 10)."""
-        for _, x in self.features(x):
-            pass
         return self.head(x)
 
 
@@ -126,7 +122,7 @@ def to_ink(image) -> np.ndarray:
         raise ValueError(f"expected an H x W, H x W x 3 or H x W x 4 image, got shape {a.shape}")
     if a.size == 0 or a.shape[0] * a.shape[1] > MAX_PIXELS:
         raise ValueError(f"image must have between 1 and {MAX_PIXELS:,} pixels, got shape {a.shape}")
-    scale = 255.0 if a.dtype == np.uint8 else 1.0
+    scale = float(np.iinfo(a.dtype).max) if np.issubdtype(a.dtype, np.integer) else 1.0  # floats: in [0, 1]
     a = a.astype(np.float32) / scale
     if a.ndim == 3 and a.shape[2] == 4:
         alpha = a[..., 3]
@@ -222,14 +218,12 @@ def predict(image, model: DigitNet | None = None) -> Prediction:
     model = model or _default_model()
     x28 = preprocess(image)
     device = next(model.parameters()).device
-    activations = {}
-    x = to_batch(x28, device)
-    for name, x in model.features(x):
-        if name != "pooled":
-            activations[name] = x[0].float().cpu().numpy()
-    probs = torch.softmax(model.head(x).float(), dim=1)[0].cpu().numpy()
+    activations: dict[str, torch.Tensor] = {}
+    logits = model(to_batch(x28, device), activations)
+    probs = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
     digit = int(probs.argmax())
-    return Prediction(probs, digit, float(probs[digit]), x28, activations)
+    maps = {name: a[0].float().cpu().numpy() for name, a in activations.items()}
+    return Prediction(probs, digit, float(probs[digit]), x28, maps)
 
 
 def config_dict(cfg: Config) -> dict:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 
 import numpy as np
 from PIL import Image
@@ -32,6 +33,12 @@ def test_home_page():
     assert "Models run on" in text and ("CPU" in text or "GPU" in text)
     links = {link.proto.page: link.proto.label for link in at.get("page_link")}
     assert links == {"digits": "**Draw a digit**"}  # a card for each page that exists, no placeholders
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    """The titles of the plotly charts on the page, from their JSON specs."""
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    return [spec["layout"].get("title", {}).get("text", "") for spec in specs]
 
 
 def canvas_state(rgba: np.ndarray | None) -> dict:
@@ -72,7 +79,10 @@ def test_digits_page_reads_a_drawing():
     at = digits_page(render(2, 60, 40, 180, 18))
     text = all_text(at)
     assert "It's a **2**" in text
-    assert "What the network sees" in text and "conv1: 32 maps" in text
+    assert "What the network sees" in text
+    titles = chart_titles(at)
+    assert "input 28×28" in titles and "Probability of each digit" in titles
+    assert [t.split("<br>")[0] for t in titles if " maps, " in t] == ["conv1", "conv2", "conv3", "conv4", "conv5"]
 
 
 def test_digits_page_clear_button_empties_the_canvas():

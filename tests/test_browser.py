@@ -34,7 +34,7 @@ def test_draw_a_digit_with_the_mouse(page, app_url, digit):
     assert re.search(r"It's a (\d)", answer.inner_text()).group(1) == str(digit)
     # What the network sees and the feature maps are shown for the drawing.
     page.get_by_text("What the network sees").wait_for()
-    page.get_by_text(re.compile(r"conv1: 32 maps")).wait_for()
+    page.get_by_text("128 maps, 7×7").wait_for()  # conv5's feature maps
 
     # Clear empties the canvas and the prediction goes away.
     page.get_by_role("button", name=re.compile("Clear")).click()

@@ -60,7 +60,8 @@ def test_mnist_geometry():
     assert rows.max() - rows.min() + 1 <= digits.BOX_SIZE + 1
     assert cols.max() - cols.min() + 1 <= digits.BOX_SIZE + 1
     cy, cx = digits.center_of_mass(x)
-    assert abs(cy - digits.MNIST_CENTER[0]) <= 0.5 and abs(cx - digits.MNIST_CENTER[1]) <= 0.5
+    # An integer shift: the centre of mass lands within half a pixel of the centre.
+    assert abs(cy - digits.MNIST_CENTER[0]) <= 0.501 and abs(cx - digits.MNIST_CENTER[1]) <= 0.501
     assert 0.0 <= x.min() and x.max() <= 1.0
 
 
@@ -111,7 +112,7 @@ def test_checkpoint_round_trip(tmp_path):
     meta = {"config": digits.config_dict(digits.Config())}
     save_checkpoint(model, meta, digits.NAME, tmp_path)
     loaded, loaded_meta = digits.load(tmp_path, device="cpu")
-    assert loaded_meta == meta
+    assert loaded_meta == {"config": {**meta["config"], "channels": list(meta["config"]["channels"])}}
     x = torch.rand(8, 1, 28, 28)
     with torch.no_grad():
         assert torch.equal(model(x), loaded(x))
@@ -124,7 +125,7 @@ def test_shipped_checkpoint_metadata():
     assert meta["parameters"] == sum(p.numel() for p in digits.load(device="cpu")[0].parameters())
     assert len(meta["curve"]) == meta["training"]["options"]["epochs"]
     assert meta["training"]["command"].startswith("python -m train.digits")
-    assert meta["training"]["seconds"] <= 600, "training must fit in 10 minutes on the 2-core CPU"
+    assert meta["training"]["total_seconds"] <= 600, "training must fit in 10 minutes on the 2-core CPU"
 
 
 def test_predict_contract():
@@ -190,7 +191,7 @@ def test_reads_canvas_like_drawings_of_mnist_digits(mnist_dir):
         for condition, canvas in canvas_versions(image).items():
             correct[condition] = correct.get(condition, 0) + (digits.predict(canvas, model).digit == label)
     accuracy = {k: v / n for k, v in correct.items()}
-    assert min(accuracy.values()) >= 0.97, accuracy
+    assert min(accuracy.values()) >= 0.98, accuracy
 
 
 def test_reads_pen_stroke_digits_at_any_size_place_and_width():
