@@ -8,6 +8,9 @@ st.set_page_config(page_title="Deep Learning Live", page_icon="🧠", layout="wi
 # fresh server opened at a deep link such as /digits, show that folder's navigation instead.
 pages = {
     "": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True)],
-    "Vision": [st.Page("app_pages/digits.py", title="Draw a digit", icon=":material/draw:")],
+    "Vision": [
+        st.Page("app_pages/digits.py", title="Draw a digit", icon=":material/draw:"),
+        st.Page("app_pages/photos.py", title="Upload a photo", icon=":material/photo_camera:"),
+    ],
 }
 st.navigation(pages).run()

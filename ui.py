@@ -9,6 +9,7 @@ import importlib
 import json
 from pathlib import Path
 
+import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -110,7 +111,6 @@ def feature_grid(maps, count: int, columns: int = 8, title: str = "") -> go.Figu
     maps: (C, H, W) array of activations. Each map is scaled to its own [0, 1] so that weak
     and strong maps are both visible; the hover tells the channel.
     """
-    import numpy as np
 
     strongest = np.argsort(-maps.mean(axis=(1, 2)))[:count]
     c, h, w = len(strongest), maps.shape[1], maps.shape[2]
@@ -142,4 +142,77 @@ def image_heatmap(image, title: str = "", height: int = 300) -> go.Figure:
     fig.update_yaxes(autorange="reversed", visible=False, scaleanchor="x")
     fig.update_xaxes(visible=False)
     fig.update_layout(title=title, height=height, margin=dict(l=0, r=0, t=40, b=0))
+    return fig
+
+
+# Evidence heatmaps: no evidence is see-through, strong evidence glows yellow-white.
+HEAT_COLOURS = [[0.0, "rgba(0,0,0,0)"], [0.25, "rgba(120,20,160,0.35)"], [0.5, "rgba(230,60,60,0.7)"],
+                [0.75, "rgba(255,160,0,0.85)"], [1.0, "rgba(255,255,170,0.95)"]]
+PHOTO_DISPLAY_SIDE = 640  # pixels sent to the browser for a photo (it is shown smaller than that)
+
+
+def image_uri(image) -> str:
+    """A PIL image as a JPEG data URI."""
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    image.convert("RGB").save(buf, format="JPEG", quality=90)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def photo_with_heatmap(image, heat, opacity: float, title: str = "", box=None, cells: int = 96) -> go.Figure:
+    """The photo with a heatmap (H, W) in [0, 1] laid over it; `box` (l, t, r, b) outlines a region.
+
+    The photo travels as a JPEG of at most PHOTO_DISPLAY_SIDE pixels, the heatmap subsampled to
+    about `cells` columns: smooth enough, and light in the browser.
+    """
+    w, h = image.size
+    shown = image.copy()
+    shown.thumbnail((PHOTO_DISPLAY_SIDE, PHOTO_DISPLAY_SIDE))
+    scale = w / shown.width  # stretch the shrunk JPEG back over the photo's pixel coordinates
+    fig = go.Figure(go.Image(source=image_uri(shown), dx=scale, dy=scale, hoverinfo="skip"))
+    step = max(1, round(w / cells))
+    z = heat[::step, ::step].astype("float32")
+    if box is not None:  # outside the region the network saw there is no evidence either way: transparent
+        rows, cols = np.arange(z.shape[0]) * step, np.arange(z.shape[1]) * step
+        outside = ((rows < box[1]) | (rows >= box[3]))[:, None] | ((cols < box[0]) | (cols >= box[2]))[None, :]
+        z[outside] = np.nan
+    fig.add_heatmap(z=z, x0=step / 2, dx=step, y0=step / 2, dy=step, zmin=0, zmax=1, zsmooth="best",
+                    colorscale=HEAT_COLOURS, opacity=opacity, showscale=False, hoverongaps=False,
+                    hovertemplate="evidence %{z:.2f}<extra></extra>")
+    if box is not None and (box[2] - box[0] < w or box[3] - box[1] < h):
+        fig.add_shape(type="rect", x0=box[0], y0=box[1], x1=box[2], y1=box[3], line=dict(color="white", dash="dash"))
+    fig.update_xaxes(visible=False, range=[0, w])
+    fig.update_yaxes(visible=False, range=[h, 0], scaleanchor="x")
+    fig.update_layout(title=title, height=int(np.clip(50 + 560 * h / w, 260, 640)), margin=dict(l=0, r=0, t=40, b=0))
+    return fig
+
+
+def rgb_grid(images, columns: int, title: str = "", labels=None) -> go.Figure:
+    """Small RGB images (N, H, W, 3) in [0, 1], tiled with a gap, as one picture."""
+
+    n, h, w, _ = images.shape
+    rows = -(-n // columns)
+    gap = 1
+    mosaic = np.ones((rows * (h + gap) - gap, columns * (w + gap) - gap, 3), np.float32)
+    for k in range(n):
+        r, q = divmod(k, columns)
+        mosaic[r * (h + gap) : r * (h + gap) + h, q * (w + gap) : q * (w + gap) + w] = images[k]
+    fig = go.Figure(go.Image(z=(mosaic * 255).round().astype("uint8"), hoverinfo="skip"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(title=title, height=60 + rows * 60, margin=dict(l=0, r=0, t=40, b=0))
+    return fig
+
+
+def ranking_bars(ranking: list[tuple[str, float]], title: str) -> go.Figure:
+    """Horizontal bars, most probable on top, the top one in the accent colour."""
+    names = [name for name, _ in ranking][::-1]
+    probs = [p for _, p in ranking][::-1]
+    colours = [MUTED] * (len(names) - 1) + [ACCENT]
+    fig = go.Figure(go.Bar(x=probs, y=names, orientation="h", marker_color=colours, text=[f"{p:.0%}" for p in probs],
+                           textposition="outside", hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
+    fig.update_layout(title=title, xaxis=dict(range=[0, 1.15], tickformat=".0%"), height=360,
+                      margin=dict(l=10, r=10, t=40, b=10))
     return fig

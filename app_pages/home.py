@@ -26,12 +26,17 @@ The review in a few lines:
 
 st.subheader("Try the examples")
 digits_metrics = model_meta("digits")["metrics"]
+photos_metrics = model_meta("photos")["metrics"]
 # (page, title, icon, what it shows, the review's section, measured result)
 EXAMPLES = [
     ("app_pages/digits.py", "Draw a digit", ":material/draw:",
      "A convolutional network trained with backpropagation on MNIST reads your handwriting, "
      "and shows the feature maps of each layer.", "Backpropagation; convolutional neural networks",
      f"{digits_metrics['test_accuracy']:.2%} on the {digits_metrics['test_images']:,} MNIST test digits"),
+    ("app_pages/photos.py", "Upload a photo", ":material/photo_camera:",
+     "A CNN trained from scratch on CIFAR-10 names the object in your photo, and Grad-CAM shows where "
+     "it found the evidence.", "Convolutional neural networks; image understanding",
+     f"{photos_metrics['test_accuracy_tta']:.2%} on the {photos_metrics['test_images']:,} CIFAR-10 test photos"),
 ]
 columns = st.columns(3)
 for i, (page, title, icon, text, section, result) in enumerate(EXAMPLES):

@@ -32,7 +32,8 @@ def test_home_page():
     assert "Deep Learning Live" in text and "LeCun, Yoshua Bengio and Geoffrey Hinton" in text
     assert "Models run on" in text and ("CPU" in text or "GPU" in text)
     links = {link.proto.page: link.proto.label for link in at.get("page_link")}
-    assert links == {"digits": "**Draw a digit**"}  # a card for each page that exists, no placeholders
+    # A card for each page that exists, no placeholders.
+    assert links == {"digits": "**Draw a digit**", "photos": "**Upload a photo**"}
 
 
 def chart_titles(at: AppTest) -> list[str]:
@@ -90,3 +91,60 @@ def test_digits_page_clear_button_empties_the_canvas():
     at.button[0].click().run()
     assert at.session_state["canvas_version"] == 1
     assert "Draw a digit" in at.info[0].value
+
+
+def photos_page() -> AppTest:
+    at = app()
+    at.switch_page("app_pages/photos.py").run()
+    assert not at.exception
+    return at
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_photos_page_example_is_shown_at_once():
+    at = photos_page()
+    text = all_text(at)
+    assert "It's a **cat**" in text  # Chelsea the cat, the first example
+    titles = chart_titles(at)
+    assert "Probability of each class" in titles and any(t.startswith("Grad-CAM") for t in titles)
+    assert "CIFAR-10 test accuracy" in text and "CC0" in text
+
+
+def test_photos_page_other_example_and_grad_cam_class():
+    at = photos_page()
+    at.selectbox(key="example").set_value("Falcon 9 rocket").run()
+    assert not at.exception and "**Not** one of the ten classes" in all_text(at)
+    at.selectbox(key="cam_class").set_value("truck").run()
+    assert not at.exception
+    assert "Grad-CAM: where the evidence for “truck” lies" in chart_titles(at)
+
+
+def test_photos_page_upload_and_bad_uploads():
+    at = photos_page()
+    at.segmented_control(key="source").set_value("Upload").run()
+    assert "Choose a photo" in at.info[0].value
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 300, 3), np.uint8))
+    at.file_uploader[0].set_value(("photo.png", png_bytes(photo), "image/png")).run()
+    assert not at.exception and "Probability of each class" in chart_titles(at)
+    for name, data, message in [
+        ("broken.png", b"not an image", "not an image"),
+        ("empty.jpg", b"", "empty"),
+        ("tiny.png", png_bytes(Image.new("RGB", (3, 3))), "at least"),
+    ]:
+        at.file_uploader[0].set_value((name, data, "image/png")).run()
+        assert not at.exception
+        assert at.error and message in at.error[0].value, (name, [e.value for e in at.error])
+
+
+def test_photos_page_camera():
+    at = photos_page()
+    at.segmented_control(key="source").set_value("Camera").run()
+    buf = io.BytesIO()
+    Image.new("RGB", (320, 240), (30, 120, 200)).save(buf, format="JPEG")
+    at.camera_input[0].set_value(("shot.jpg", buf.getvalue(), "image/jpeg")).run()
+    assert not at.exception and "Probability of each class" in chart_titles(at)

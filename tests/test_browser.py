@@ -40,3 +40,31 @@ def test_draw_a_digit_with_the_mouse(page, app_url, digit):
     page.get_by_role("button", name=re.compile("Clear")).click()
     page.get_by_text("on the black square").wait_for()
     assert page.get_by_text(re.compile(r"It's a \d")).count() == 0
+
+
+def test_upload_a_photo(page, app_url, tmp_path):
+    from importlib import resources
+
+    from PIL import Image, ImageOps
+
+    # Chelsea the cat, mirrored and cropped: a file the page has not seen as an example.
+    chelsea = Image.open(resources.files("skimage") / "data" / "chelsea.png").convert("RGB")
+    photo = tmp_path / "my cat.jpg"
+    ImageOps.mirror(chelsea).crop((20, 0, 451, 300)).save(photo, quality=90)
+
+    page.goto(f"{app_url}/photos")
+    page.get_by_text("It's a").wait_for()  # the first example is classified at once
+    page.get_by_text("Upload", exact=True).click()  # the segmented control
+    page.get_by_text("Choose a photo").wait_for()
+    page.locator("input[type=file]").set_input_files(str(photo))
+    answer = page.get_by_text(re.compile(r"It's a [a-z]+ \(\d+%\)"))
+    answer.wait_for()
+    assert re.search(r"It's a ([a-z]+)", answer.inner_text()).group(1) == "cat"
+    page.get_by_text(re.compile("Grad-CAM: where the evidence")).wait_for()
+
+    # A file that is not an image: a clear message, no traceback.
+    bad = tmp_path / "notes.png"
+    bad.write_bytes(b"definitely not a PNG")
+    page.locator("input[type=file]").set_input_files(str(bad))
+    page.get_by_text("Can't use this file").wait_for()
+    assert page.get_by_text("Traceback").count() == 0

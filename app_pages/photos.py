@@ -1,0 +1,124 @@
+"""Upload a photo: a CIFAR-10 CNN names the object, and Grad-CAM shows where it found the evidence."""
+from importlib import resources
+
+import streamlit as st
+
+from models import photos
+from ui import feature_grid, load_model, model_card, photo_with_heatmap, ranking_bars, rgb_grid, training_curves
+
+FEATURE_MAPS_SHOWN = 32
+WORKING_SIDE = 1024  # photos are shrunk to this before anything else: plenty for a 32x32 network
+# Example photos that ship inside scikit-image (skimage/data), with their credits.
+EXAMPLES = {
+    "Chelsea the cat": ("chelsea.png", "cat", "Stefan van der Walt, CC0"),
+    "A horse (silhouette)": ("horse.png", "horse", "Andreas Preuss (openclipart), CC0"),
+    "Falcon 9 rocket": ("rocket.jpg", None, "SpaceX, public domain"),
+    "Astronaut Eileen Collins": ("astronaut.png", None, "NASA, public domain"),
+}
+
+model, meta = load_model(photos.NAME)
+metrics = meta["metrics"]
+
+st.title("📷 Upload a photo")
+st.markdown(
+    "A **convolutional network** trained from scratch on CIFAR-10's 50,000 tiny photos names the object "
+    "in yours (one of ten classes: " + ", ".join(photos.CLASSES) + "), and **Grad-CAM** shows where in "
+    "the photo it found the evidence: the review's example of recognising *and locating* objects."
+)
+
+
+def example_bytes(name: str) -> bytes:
+    return (resources.files("skimage") / "data" / EXAMPLES[name][0]).read_bytes()
+
+
+source = st.segmented_control("Photo", ["Example", "Upload", "Camera"], default="Example", key="source")
+data, credit = None, None
+if source == "Upload":
+    upload = st.file_uploader("A photo (JPEG, PNG, WebP, BMP or GIF)", type=["jpg", "jpeg", "png", "webp", "bmp", "gif"])
+    data = upload.getvalue() if upload is not None else None  # kept in memory only
+elif source == "Camera":
+    shot = st.camera_input("Take a photo")
+    data = shot.getvalue() if shot is not None else None
+else:
+    name = st.selectbox("Example photo", list(EXAMPLES), key="example")
+    data = example_bytes(name)
+    truth = EXAMPLES[name][1]
+    credit = f"{name}: {EXAMPLES[name][2]} (from scikit-image's sample images). " + (
+        f"A CIFAR-10 class: {truth}." if truth else "**Not** one of the ten classes: see how the network copes."
+    )
+
+if data is None:
+    st.info("**Choose a photo**: upload one, take one with the camera, or pick an example.", icon=":material/photo_camera:")
+    st.stop()
+
+try:
+    image = photos.open_image(data)
+except photos.BadImageError as error:
+    st.error(f"**Can't use this file.** {error}", icon=":material/broken_image:")
+    st.stop()
+image.thumbnail((WORKING_SIDE, WORKING_SIDE))
+
+tta = st.toggle("Test-time augmentation: average over the photo, its mirror and 1-pixel shifts (6 views)", value=True)
+result = photos.analyze(image, model, tta=tta)
+top_class, top_p = result.ranking[0]
+
+left, right = st.columns([1.3, 1], gap="large")
+with right:
+    if result.sure:
+        st.markdown(f"### It's a **{top_class}** ({top_p:.0%})")
+    else:
+        st.warning(
+            f"**Not sure.** Best guess: {top_class} at only {top_p:.0%} (below {photos.CONFIDENCE_THRESHOLD:.0%}). "
+            "The photo may show none of the ten classes, or look unlike CIFAR-10's small centred photos.",
+            icon=":material/help:",
+        )
+    st.plotly_chart(ranking_bars(result.ranking, "Probability of each class"), key="ranking")
+    other = result.alternative[0]
+    st.caption(
+        f"{'With' if not tta else 'Without'} test-time augmentation it would say **{other[0]}** ({other[1]:.0%}). "
+        f"On the test set: {metrics['test_accuracy']:.2%} without, {metrics['test_accuracy_tta']:.2%} with."
+    )
+with left:
+    names = [name for name, _ in result.ranking]
+    c1, c2 = st.columns(2)
+    cam_class = c1.selectbox("Evidence for", names, index=0, key="cam_class")
+    opacity = c2.slider("Heatmap opacity", 0.0, 1.0, 0.8, 0.05)
+    heat = photos.gradcam(image, cam_class, model)
+    st.plotly_chart(photo_with_heatmap(image, heat, opacity, f"Grad-CAM: where the evidence for “{cam_class}” lies",
+                                       box=result.crop), key="cam")
+    if credit:
+        st.caption(credit)
+    st.caption("The dashed square is the part of the photo the network sees: its largest centred square.")
+
+st.subheader("What the network sees, and what it computes")
+sees, first, maps = st.columns([1, 1, 2])
+with sees:
+    st.plotly_chart(rgb_grid(result.input[None], 1, f"input {photos.IMAGE_SIZE}×{photos.IMAGE_SIZE}"), key="input")
+    st.caption("Your photo, as CIFAR-10 photos are: 32×32 pixels. Small objects, fine text and textures vanish.")
+with first:
+    filters = photos.first_layer_filters(model)
+    st.plotly_chart(rgb_grid(filters, 6, f"first layer: {len(filters)} filters, 2×2"), key="filters")
+    st.caption("The first layer is not learned: its filters whiten the image (decorrelate neighbouring "
+               "pixels and colours), computed from the training photos' statistics.")
+with maps:
+    layer = st.selectbox("Feature maps of", list(result.activations), index=1, key="layer")
+    activation = result.activations[layer]
+    st.plotly_chart(feature_grid(activation, FEATURE_MAPS_SHOWN, columns=8,
+                                 title=f"{layer}: {activation.shape[0]} maps of {activation.shape[1]}×{activation.shape[2]}"),
+                    key="maps")
+
+st.subheader("How it was trained")
+st.plotly_chart(training_curves(meta["curve"]), key="curves")
+with st.expander("Model card", expanded=True):
+    model_card(
+        meta,
+        [
+            f"**CIFAR-10 test accuracy:** {metrics['test_accuracy']:.2%}; with test-time augmentation "
+            f"{metrics['test_accuracy_tta']:.2%} ({metrics['test_images']:,} test images)",
+            f"**Input:** the photo's largest centred square, resized to {photos.IMAGE_SIZE}×{photos.IMAGE_SIZE}",
+        ],
+    )
+    st.caption(
+        f"CIFAR-10 by Alex Krizhevsky, Vinod Nair and Geoffrey Hinton (2009). {meta['data']['caveat']}. "
+        "Limits: it knows ten classes only and always picks one of them; it was trained on tiny, centred photos."
+    )

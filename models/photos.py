@@ -1,0 +1,299 @@
+"""Upload a photo: an airbench-style CNN trained from scratch on CIFAR-10, with Grad-CAM.
+
+Read top to bottom: constants, config, the network, reading an upload safely, preprocessing
+(shared by training and the page), loading, `classify` and `gradcam`.
+
+    photo (any format, size, mode, EXIF orientation)
+      -> open_image: refuse what can't be read or is too large, before decoding; RGB, upright
+      -> preprocess: the largest centred square, resized to 32x32
+      -> PhotoNet: fixed 2x2 whitening conv -> 3 conv groups (conv, max-pool, BN, GELU, conv, BN, GELU)
+         -> global max-pool -> linear -> softmax over the ten CIFAR-10 classes
+"""
+from __future__ import annotations
+
+import functools
+import io
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps
+from torch import nn
+
+from models.common import get_device, load_checkpoint
+
+NAME = "photos"
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+IMAGE_SIZE = 32  # CIFAR-10's resolution
+# Per-channel statistics of CIFAR-10's training images in [0, 1]; the network normalises with them.
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+
+# Uploads: refuse before decoding anything bigger (a decompression bomb can claim any size).
+MAX_PIXELS = 50_000_000  # 50 megapixels: above any phone camera's full-resolution photo
+MAX_BYTES = 25 * 1024 * 1024
+MIN_SIDE = 8  # smaller than this holds no recognisable object
+# Below this top probability the page says "not sure".
+CONFIDENCE_THRESHOLD = 0.5
+# The layer Grad-CAM explains: block3's first convolution, before pooling (7x7 cells).
+CAM_LAYER = "block3.conv1"
+
+
+class BadImageError(ValueError):
+    """An upload that can't be used; the message is meant for the user."""
+
+
+@dataclass
+class Config:
+    widths: tuple[int, int, int] = (64, 256, 256)
+    whiten_width: int = 24  # 2 x 3 x 2 x 2: the whitening filters and their negatives
+    scale: float = 1 / 9  # logits scale (keeps the initial softmax soft)
+
+
+class ConvGroup(nn.Module):
+    """conv -> 2x2 max-pool -> BN -> GELU -> conv -> BN -> GELU (airbench's block)."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+        self.norm1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(c_out)
+
+    def forward(self, x: torch.Tensor, name: str, activations: dict | None) -> torch.Tensor:
+        x = self.conv1(x)
+        if activations is not None:
+            activations[f"{name}.conv1"] = x
+        x = F.gelu(self.norm1(F.max_pool2d(x, 2)))
+        return F.gelu(self.norm2(self.conv2(x)))
+
+
+class PhotoNet(nn.Module):
+    def __init__(self, cfg: Config = Config()):
+        super().__init__()
+        w1, w2, w3 = cfg.widths
+        self.scale = cfg.scale
+        # Fixed 2x2 conv initialised to whiten the image patches (set by training, then frozen).
+        self.whiten = nn.Conv2d(3, cfg.whiten_width, 2, bias=True)  # (B, 24, 31, 31)
+        self.block1 = ConvGroup(cfg.whiten_width, w1)  # (B, w1, 15, 15)  edges, colours
+        self.block2 = ConvGroup(w1, w2)  # (B, w2, 7, 7)  textures, parts
+        self.block3 = ConvGroup(w2, w3)  # (B, w3, 3, 3)  object parts
+        self.head = nn.Linear(w3, len(CLASSES), bias=False)
+        self.register_buffer("mean", torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(CIFAR_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor, activations: dict | None = None) -> torch.Tensor:
+        """(B, 3, 32, 32) RGB in [0, 1] -> logits (B, 10). If `activations` is a dict, it receives
+        each block's output and each block's first conv output (before pooling)."""
+        x = F.gelu(self.whiten((x - self.mean) / self.std))
+        for name in ("block1", "block2", "block3"):
+            x = getattr(self, name)(x, name, activations)
+            if activations is not None:
+                activations[name] = x
+        x = F.adaptive_max_pool2d(x, 1).flatten(1)  # (B, w3)
+        return self.head(x) * self.scale
+
+
+# ---------------------------------------------------------------- reading an upload
+
+
+def open_image(data: bytes) -> Image.Image:
+    """Bytes of an uploaded file -> an upright RGB PIL image, or BadImageError with a clear message.
+
+    The size is checked from the header, before any pixel is decoded. Everything stays in memory.
+    """
+    if not data:
+        raise BadImageError("The file is empty (0 bytes).")
+    if len(data) > MAX_BYTES:
+        raise BadImageError(f"The file is {len(data) / 2**20:.0f} MB; the limit is {MAX_BYTES // 2**20} MB.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise BadImageError(
+                    f"The image is {width}×{height} = {width * height / 1e6:.0f} megapixels; "
+                    f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels."
+                )
+            image.seek(0)  # an animation: its first frame
+            image.load()
+            image = ImageOps.exif_transpose(image)  # a phone photo's orientation tag
+    except BadImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadImageError(f"The image is too large; the limit is {MAX_PIXELS / 1e6:.0f} megapixels.") from None
+    except Exception:  # PIL raises many types for broken files: all mean the same to the user
+        raise BadImageError("This file is not an image that can be read (or it is corrupt or truncated).") from None
+    if min(image.size) < MIN_SIDE:
+        raise BadImageError(f"The image is {width}×{height} pixels; it needs at least {MIN_SIDE} on each side.")
+    return to_rgb(image)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL mode -> RGB: transparency over white, 16-bit and float scaled to 8 bits, CMYK converted."""
+    if image.mode.startswith("I") or image.mode == "F":
+        a = np.asarray(image, dtype=np.float32)
+        # 16-bit grey (0..65535) -> 0..255; 32-bit integers as 16-bit unless they fit in 8 bits;
+        # floats as 0..1 when they fit, else as 0..255.
+        if image.mode == "F":
+            full_scale = 1.0 if a.max() <= 1.0 else 255.0
+        else:
+            full_scale = 65535.0 if image.mode.startswith("I;16") or a.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(a / full_scale * 255, 0, 255).round().astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB")
+
+
+# ---------------------------------------------------------------- preprocessing
+
+
+def crop_box(size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The largest centred square of an image of `size` (width, height): (left, top, right, bottom)."""
+    w, h = size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    return left, top, left + side, top + side
+
+
+def preprocess(image: Image.Image) -> np.ndarray:
+    """RGB PIL image -> (3, 32, 32) float32 in [0, 1]: the largest centred square, resized to 32x32.
+
+    Used by the training set (CIFAR's 32x32 images pass through unchanged) and by the page.
+    """
+    image = image.convert("RGB")
+    if image.size != (IMAGE_SIZE, IMAGE_SIZE):
+        image = image.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS, box=crop_box(image.size))
+    return np.asarray(image, dtype=np.float32).transpose(2, 0, 1) / 255.0
+
+
+def tta_views(x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, 32, 32) -> (6, B, 3, 32, 32): the image and its mirror, each as is and shifted by one
+    pixel up-left and down-right (reflect padding), for test-time augmentation."""
+    views = []
+    padded = F.pad(x, (1, 1, 1, 1), mode="reflect")
+    for v in (x, padded[..., :IMAGE_SIZE, :IMAGE_SIZE], padded[..., 2:, 2:]):
+        views += [v, v.flip(-1)]
+    return torch.stack(views)
+
+
+def combine_views(logits: torch.Tensor) -> torch.Tensor:
+    """(6, B, 10) logits of `tta_views` -> (B, 10), weighted as airbench does: half on the unshifted
+    pair, half on the two shifted pairs."""
+    return 0.5 * logits[:2].mean(0) + 0.5 * logits[2:].mean(0)
+
+
+def tta_logits(model: PhotoNet, x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, 32, 32) -> (B, 10) logits with test-time augmentation."""
+    views = tta_views(x)
+    return combine_views(model(views.flatten(0, 1)).view(*views.shape[:2], -1))
+
+
+# ---------------------------------------------------------------- loading and inference
+
+
+def build(meta: dict) -> PhotoNet:
+    cfg = meta["config"]
+    return PhotoNet(Config(widths=tuple(cfg["widths"]), whiten_width=cfg["whiten_width"], scale=cfg["scale"]))
+
+
+def load(weights_dir=None, device=None) -> tuple[PhotoNet, dict]:
+    """Rebuild the network from its JSON and load its safetensors; returns (model in eval mode, meta)."""
+    state, meta = load_checkpoint(NAME, weights_dir)
+    model = build(meta)
+    model.load_state_dict(state)
+    return model.to(device or get_device()).eval(), meta
+
+
+@functools.lru_cache(maxsize=1)
+def _default_model() -> PhotoNet:
+    return load()[0]
+
+
+def _input(image: Image.Image, model: PhotoNet) -> torch.Tensor:
+    return torch.from_numpy(preprocess(image))[None].to(next(model.parameters()).device)
+
+
+def _ranking(logits: torch.Tensor) -> list[tuple[str, float]]:
+    probs = torch.softmax(logits.float(), -1).cpu().numpy()
+    return sorted(zip(CLASSES, probs.tolist()), key=lambda cp: -cp[1])
+
+
+@dataclass
+class Analysis:
+    ranking: list[tuple[str, float]]  # all ten classes, most probable first (with TTA if asked)
+    alternative: list[tuple[str, float]]  # the same without TTA if it was asked, else with it
+    input: np.ndarray  # (32, 32, 3) float in [0, 1]: what the network saw
+    crop: tuple[int, int, int, int]  # the square of the photo it saw (left, top, right, bottom)
+    tta: bool
+    activations: dict[str, np.ndarray] = field(default_factory=dict)  # block -> (C, H, W)
+
+    @property
+    def sure(self) -> bool:
+        return self.ranking[0][1] >= CONFIDENCE_THRESHOLD
+
+
+@torch.inference_mode()
+def analyze(image: Image.Image, model: PhotoNet | None = None, tta: bool = True) -> Analysis:
+    """Classify a photo with and without TTA (one batch of 6 views, the first being the photo itself)
+    and keep what the page shows: the input, and each block's feature maps for the photo itself."""
+    model = model or _default_model()
+    x = _input(image, model)
+    views = tta_views(x)  # (6, 1, 3, 32, 32)
+    activations: dict[str, torch.Tensor] = {}
+    logits = model(views.flatten(0, 1), activations).view(*views.shape[:2], -1)  # (6, 1, 10)
+    plain, augmented = _ranking(logits[0, 0]), _ranking(combine_views(logits)[0])
+    maps = {k: v[0].float().cpu().numpy() for k, v in activations.items() if "." not in k}
+    ranking, alternative = (augmented, plain) if tta else (plain, augmented)
+    return Analysis(ranking, alternative, x[0].permute(1, 2, 0).cpu().numpy(), crop_box(image.size), tta, maps)
+
+
+@torch.inference_mode()
+def classify(image: Image.Image, model: PhotoNet | None = None, tta: bool = True) -> list[tuple[str, float]]:
+    """All ten classes with their probabilities, most probable first (they sum to 1).
+
+    With tta (the default), averaged over 6 views of the photo (see `tta_views`)."""
+    model = model or _default_model()
+    x = _input(image, model)
+    return _ranking((tta_logits(model, x) if tta else model(x))[0])
+
+
+def gradcam(image: Image.Image, class_name: str, model: PhotoNet | None = None) -> np.ndarray:
+    """Grad-CAM (Selvaraju et al. 2017) for `class_name`: an (H, W) map in [0, 1] at the photo's size.
+
+    Each channel of CAM_LAYER is weighted by the mean gradient of the class's score with respect to
+    it; the positive part of the weighted sum says where the evidence for that class lies. Outside
+    the centred square the network saw, the map is 0.
+    """
+    model = model or _default_model()
+    x = _input(image, model)
+    with torch.enable_grad():
+        activations: dict[str, torch.Tensor] = {}
+        logits = model(x, activations)
+        feature = activations[CAM_LAYER]  # (1, C, 7, 7) after the conv, before pooling
+        (grad,) = torch.autograd.grad(logits[0, CLASSES.index(class_name)], feature)
+    weights = grad.mean(dim=(2, 3), keepdim=True)  # (1, C, 1, 1)
+    cam = F.relu((weights * feature).sum(1, keepdim=True)).detach()  # (1, 1, 7, 7)
+    left, top, right, bottom = crop_box(image.size)
+    cam = F.interpolate(cam, size=(bottom - top, right - left), mode="bilinear", align_corners=False)[0, 0]
+    cam = cam / cam.max() if cam.max() > 0 else cam
+    out = np.zeros((image.size[1], image.size[0]), np.float32)
+    out[top:bottom, left:right] = cam.cpu().numpy()
+    return out
+
+
+def first_layer_filters(model: PhotoNet) -> np.ndarray:
+    """The whitening filters as small RGB images (N, 2, 2, 3), each stretched to [0, 1] to be seen."""
+    w = model.whiten.weight.detach().float().cpu().permute(0, 2, 3, 1).numpy()  # (N, 2, 2, 3)
+    lo, hi = w.min(axis=(1, 2, 3), keepdims=True), w.max(axis=(1, 2, 3), keepdims=True)
+    return (w - lo) / np.maximum(hi - lo, 1e-12)
+
+
+def config_dict(cfg: Config) -> dict:
+    return asdict(cfg)

@@ -1,0 +1,265 @@
+"""Upload a photo: reading uploads safely, preprocessing, checkpoint, classify, Grad-CAM, accuracy."""
+from __future__ import annotations
+
+import io
+import tarfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from models import photos
+from models.common import save_checkpoint
+
+
+def encode(image: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def gradient_photo(w: int = 120, h: int = 80) -> Image.Image:
+    """A small colourful test picture with no symmetry, so that rotations and flips are visible."""
+    y, x = np.mgrid[0:h, 0:w]
+    rgb = np.stack([x * 255 // w, y * 255 // h, (x + y) * 255 // (w + h)], -1).astype(np.uint8)
+    return Image.fromarray(rgb)
+
+
+def cifar_test_images(data_dir, n: int) -> list[tuple[bytes, str]]:
+    """The first n JPEG files (bytes, class) of the test split, straight from the archive."""
+    out = []
+    with tarfile.open(data_dir / "vision/cifar10/cifar10-jpeg.tar.gz") as tar:
+        for m in tar:
+            if m.isfile() and m.name.endswith(".jpg") and m.name.split("/")[-3] == "test":
+                out.append((tar.extractfile(m).read(), m.name.split("/")[-2]))
+                if len(out) == n:
+                    break
+    return out
+
+
+@pytest.fixture(scope="module")
+def model():
+    return photos.load(device="cpu")[0]
+
+
+@pytest.fixture(scope="session")
+def cifar_dir(mnist_dir):  # noqa: ARG001 - same data directory
+    from conftest import data_dir
+
+    if not (data_dir() / "vision/cifar10/cifar10-jpeg.tar.gz").exists():
+        pytest.skip("CIFAR-10 archive not found: set DATA_DIR (e.g. DATA_DIR=../shared/data)")
+    return data_dir()
+
+
+# ---------------------------------------------------------------- bad and unusual uploads
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"this is not an image at all", "not an image"),
+        (b"%PDF-1.4\n" + b"0" * 1000, "not an image"),
+        (encode(gradient_photo(), "JPEG")[:300], "not an image"),  # truncated
+        (encode(gradient_photo(4, 4), "PNG"), "at least"),  # tiny
+    ],
+    ids=["zero-byte", "text", "pdf", "truncated-jpeg", "tiny"],
+)
+def test_bad_uploads_get_a_clear_message(data, message):
+    with pytest.raises(photos.BadImageError, match=message):
+        photos.open_image(data)
+
+
+def test_huge_pixel_count_is_refused_before_decoding():
+    # A 1-bit 12,000 x 12,000 PNG: 144 megapixels in a small file (a decompression bomb).
+    bomb = encode(Image.new("1", (12_000, 12_000)), "PNG")
+    assert len(bomb) < 1_000_000
+    with pytest.raises(photos.BadImageError, match="megapixels"):
+        photos.open_image(bomb)
+
+
+def test_too_many_bytes_is_refused():
+    with pytest.raises(photos.BadImageError, match="MB"):
+        photos.open_image(b"\x00" * (photos.MAX_BYTES + 1))
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "CMYK", "P", "RGBA", "LA", "I;16"])
+def test_every_mode_becomes_rgb(mode):
+    base = gradient_photo()
+    if mode == "I;16":
+        a = (np.asarray(base.convert("L"), np.uint16) * 257).astype(np.uint16)
+        image = Image.fromarray(a)  # uint16: mode I;16
+        fmt = "PNG"
+    else:
+        image = base.convert(mode)
+        fmt = "JPEG" if mode in ("RGB", "L", "CMYK") else "PNG"
+    out = photos.open_image(encode(image, fmt))
+    assert out.mode == "RGB" and out.size == base.size
+    if mode == "I;16":  # 16-bit scaled to 8 bits, not clipped to white
+        grey = np.asarray(out)[..., 0].astype(int)
+        assert grey.min() <= 5 and grey.max() >= 250
+
+
+def test_transparency_is_composited_over_white():
+    rgba = Image.new("RGBA", (40, 40), (255, 0, 0, 0))  # fully transparent red
+    out = np.asarray(photos.open_image(encode(rgba, "PNG")))
+    assert (out == 255).all()
+
+
+def test_exif_orientation_is_respected():
+    photo = gradient_photo(120, 80)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    out = photos.open_image(encode(photo, "JPEG", exif=exif.tobytes(), quality=95))
+    assert out.size == (80, 120)
+    expected = photo.transpose(Image.Transpose.ROTATE_270)
+    assert np.abs(np.asarray(out, int) - np.asarray(expected, int)).mean() < 4
+
+
+@pytest.mark.parametrize("fmt", ["WEBP", "BMP", "GIF"])
+def test_other_formats(fmt):
+    out = photos.open_image(encode(gradient_photo(), fmt))
+    assert out.mode == "RGB" and out.size == (120, 80)
+
+
+def test_animated_gif_uses_the_first_frame():
+    red, blue = Image.new("RGB", (40, 40), "red"), Image.new("RGB", (40, 40), "blue")
+    data = encode(red, "GIF", save_all=True, append_images=[blue], duration=100)
+    r, g, b = np.asarray(photos.open_image(data)).mean(axis=(0, 1))
+    assert r > 200 and b < 50
+
+
+# ---------------------------------------------------------------- preprocessing
+
+
+def test_preprocess_takes_the_centred_square():
+    photo = Image.new("RGB", (300, 100), "black")
+    photo.paste(Image.new("RGB", (100, 100), "white"), (100, 0))  # the centre square is white
+    x = photos.preprocess(photo)
+    assert x.shape == (3, 32, 32) and x.dtype == np.float32
+    assert x[:, :, 1:-1].min() > 0.95  # (the resampling filter lets the black sides bleed into the edge columns)
+    assert photos.crop_box((300, 100)) == (100, 0, 200, 100)
+
+
+def test_training_and_page_preprocessing_are_identical(cifar_dir):
+    """The training set's tensors equal what the page computes from the same JPEG files."""
+    from train.photos import load_split
+
+    x_train_path, labels = load_split(str(cifar_dir), "test", limit=20)
+    files = {}
+    with tarfile.open(cifar_dir / "vision/cifar10/cifar10-jpeg.tar.gz") as tar:
+        for m in tar:
+            parts = m.name.split("/")
+            if m.isfile() and m.name.endswith(".jpg") and parts[-3] == "test":
+                files.setdefault(parts[-2], []).append(tar.extractfile(m).read())
+    counters = dict.fromkeys(photos.CLASSES, 0)
+    for x, y in zip(x_train_path, labels):
+        cls = photos.CLASSES[int(y)]
+        page = photos.preprocess(photos.open_image(files[cls][counters[cls]]))
+        counters[cls] += 1
+        assert torch.equal(x, torch.from_numpy(page))
+
+
+# ---------------------------------------------------------------- model, checkpoint, API
+
+
+def test_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(0)
+    net = photos.PhotoNet().eval()
+    for bn in (m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+    cfg = photos.config_dict(photos.Config())
+    save_checkpoint(net, {"config": cfg}, photos.NAME, tmp_path)
+    loaded, _ = photos.load(tmp_path, device="cpu")
+    x = torch.rand(4, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(net(x), loaded(x))
+
+
+def test_classify_contract(model):
+    ranking = photos.classify(gradient_photo(), model)
+    assert sorted(name for name, _ in ranking) == sorted(photos.CLASSES)
+    probs = [p for _, p in ranking]
+    assert probs == sorted(probs, reverse=True)
+    assert abs(sum(probs) - 1) < 1e-5
+
+
+def test_gradcam_contract(model):
+    photo = gradient_photo(120, 80)
+    for cls in ("cat", "truck"):
+        heat = photos.gradcam(photo, cls, model)
+        assert heat.shape == (80, 120) and heat.dtype == np.float32
+        assert 0 <= heat.min() and heat.max() <= 1
+        assert (heat[:, :20] == 0).all() and (heat[:, -20:] == 0).all()  # outside the centred square
+
+
+def test_tta_views_are_mirrors_and_shifts():
+    x = torch.rand(2, 3, 32, 32)
+    v = photos.tta_views(x)
+    assert v.shape == (6, 2, 3, 32, 32)
+    assert torch.equal(v[0], x) and torch.equal(v[1], x.flip(-1))
+    assert torch.equal(v[2][..., 1:, 1:], x[..., :-1, :-1])  # shifted down-right by one pixel
+
+
+def test_gradcam_heat_lies_on_the_object(model, cifar_dir):
+    """Test photos pasted into one corner (a quarter of the area) of a blank canvas: the hot part of
+    the heatmap for the photo's class (at least half the maximum) lies mostly on the photo."""
+    hot_inside, peak_inside = [], []
+    for k, (data, cls) in enumerate(cifar_test_images(cifar_dir, 300)[::10]):
+        picture = photos.open_image(data).resize((128, 128), Image.Resampling.LANCZOS)
+        left, top = [(0, 0), (128, 0), (0, 128), (128, 128)][k % 4]
+        canvas = Image.new("RGB", (256, 256), (128, 128, 128))
+        canvas.paste(picture, (left, top))
+        heat = photos.gradcam(canvas, cls, model)
+        hot = heat >= 0.5
+        hot_inside.append(hot[top : top + 128, left : left + 128].sum() / max(hot.sum(), 1))
+        peak_inside.append(heat[top : top + 128, left : left + 128].max() == heat.max())
+    assert np.median(hot_inside) > 0.6, hot_inside  # chance: 0.25
+    assert np.mean(peak_inside) >= 0.8, peak_inside
+
+
+# ---------------------------------------------------------------- accuracy
+
+
+def test_cifar10_test_accuracy(cifar_dir):
+    from train.photos import evaluate, load_split
+
+    model, meta = photos.load(device="cpu")
+    x, y = load_split(str(cifar_dir), "test")
+    _, accuracy = evaluate(model, x, y, torch.device("cpu"))
+    _, accuracy_tta = evaluate(model, x, y, torch.device("cpu"), tta=True)
+    assert accuracy == pytest.approx(meta["metrics"]["test_accuracy"], abs=2e-3)
+    assert accuracy_tta == pytest.approx(meta["metrics"]["test_accuracy_tta"], abs=2e-3)
+    # The shipped model's level. Issue 3 asks for 92 % (not reached yet: 91.77 % after 40 CPU epochs).
+    assert accuracy_tta >= 0.915, f"CIFAR-10 test accuracy {accuracy:.2%}, with TTA {accuracy_tta:.2%}"
+
+
+def test_training_dry_run(cifar_dir, tmp_path):
+    from train.common import parse_config
+    from train.photos import TrainConfig, train
+
+    meta = train(parse_config(TrainConfig, ["--data-dir", str(cifar_dir), "--out-dir", str(tmp_path), "--dry-run"]))
+    assert len(meta["curve"]) == 1
+    loaded, _ = photos.load(tmp_path, device="cpu")
+    assert len(photos.classify(gradient_photo(), loaded)) == 10
+
+
+def test_upload_limit_matches_the_streamlit_config():
+    import tomllib
+
+    from conftest import ROOT
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] * 2**20 == photos.MAX_BYTES
+
+
+def test_shipped_checkpoint_metadata():
+    model, meta = photos.load(device="cpu")
+    assert meta["classes"] == photos.CLASSES
+    assert meta["parameters"] == sum(p.numel() for p in model.parameters())
+    assert meta["metrics"]["test_images"] == 10_000 and meta["metrics"]["train_images"] == 50_000
+    assert len(meta["curve"]) == meta["training"]["options"]["epochs"]
+    assert meta["training"]["command"].startswith("python -m train.photos")
+    assert meta["preprocessing"]["cam_layer"] == photos.CAM_LAYER
