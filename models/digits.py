@@ -122,13 +122,13 @@ def to_ink(image) -> np.ndarray:
         raise ValueError(f"expected an H x W, H x W x 3 or H x W x 4 image, got shape {a.shape}")
     if a.size == 0 or a.shape[0] * a.shape[1] > MAX_PIXELS:
         raise ValueError(f"image must have between 1 and {MAX_PIXELS:,} pixels, got shape {a.shape}")
-    scale = float(np.iinfo(a.dtype).max) if np.issubdtype(a.dtype, np.integer) else 1.0  # floats: in [0, 1]
-    a = a.astype(np.float32) / scale
+    full = float(np.iinfo(a.dtype).max) if np.issubdtype(a.dtype, np.integer) else 1.0  # floats: in [0, 1]
     if a.ndim == 3 and a.shape[2] == 4:
         alpha = a[..., 3]
-        if alpha.min() < 1.0:  # transparent background: strokes are the opaque pixels
-            return np.clip(alpha, 0.0, 1.0)
-        a = a[..., :3]
+        if alpha.min() < full:  # transparent background: strokes are the opaque pixels
+            return np.clip(alpha.astype(np.float32) / full, 0.0, 1.0)
+        a = a[..., :3]  # opaque: read the colours (converting only what is used keeps this fast)
+    a = a.astype(np.float32) / full
     grey = a @ np.array([0.299, 0.587, 0.114], np.float32) if a.ndim == 3 and a.shape[2] == 3 else a.reshape(a.shape[:2])
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     background = float(np.median(border))
