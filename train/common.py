@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import time
 import platform
 import random
 import shlex
@@ -68,3 +69,16 @@ def autocast(device: torch.device):
     if device.type in ("cpu", "cuda"):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
+
+
+def training_record(module: str, cfg, seconds: float, process_start: float) -> dict:
+    """The checkpoint JSON's "training" entry: how to reproduce the run, how long it took, on what."""
+    return {
+        "command": command_line(module),
+        "seconds": round(seconds, 1),  # the training loop (epochs + per-epoch evaluation)
+        "total_seconds": round(time.time() - process_start, 1),  # + reading and preprocessing the data
+        "hardware": hardware(),
+        "torch": torch.__version__,
+        "precision": "bf16 autocast, channels_last",
+        "options": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("data_dir", "out_dir")},
+    }

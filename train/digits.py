@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from models import digits
 from models.common import WEIGHTS_DIR, count_parameters, save_checkpoint
-from train.common import autocast, command_line, default_data_dir, hardware, parse_config, seed_everything
+from train.common import autocast, default_data_dir, parse_config, seed_everything, training_record
 
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -195,15 +195,7 @@ def train(cfg: TrainConfig) -> dict:
             "evaluated_on": "official MNIST test set, each image through models.digits.preprocess",
         },
         "curve": curve,
-        "training": {
-            "command": command_line("train.digits"),
-            "seconds": round(seconds, 1),  # the training loop (epochs + per-epoch evaluation)
-            "total_seconds": round(time.time() - process_start, 1),  # + reading and preprocessing the data
-            "hardware": hardware(),
-            "torch": torch.__version__,
-            "precision": "bf16 autocast, channels_last",
-            "options": {k: v for k, v in asdict(cfg).items() if k not in ("data_dir", "out_dir")},
-        },
+        "training": training_record("train.digits", cfg, seconds, process_start),
         "data": PROVENANCE,
     }
     if not cfg.dry_run or cfg.out_dir != str(WEIGHTS_DIR):

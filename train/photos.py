@@ -18,7 +18,7 @@ import io
 import math
 import tarfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from models import photos
 from models.common import WEIGHTS_DIR, count_parameters, save_checkpoint
-from train.common import autocast, command_line, default_data_dir, hardware, parse_config, seed_everything
+from train.common import autocast, default_data_dir, parse_config, seed_everything, training_record
 
 ARCHIVE = Path("vision") / "cifar10" / "cifar10-jpeg.tar.gz"
 PROVENANCE = {
@@ -258,15 +258,7 @@ def train(cfg: TrainConfig) -> dict:
             "evaluated_on": "the 10,000 test images of the JPEG copy, each through models.photos.preprocess",
         },
         "curve": curve,
-        "training": {
-            "command": command_line("train.photos"),
-            "seconds": round(seconds, 1),
-            "total_seconds": round(time.time() - process_start, 1),
-            "hardware": hardware(),
-            "torch": torch.__version__,
-            "precision": "bf16 autocast, channels_last",
-            "options": {k: v for k, v in asdict(cfg).items() if k not in ("data_dir", "out_dir")},
-        },
+        "training": training_record("train.photos", cfg, seconds, process_start),
         "data": PROVENANCE,
     }
     if not cfg.dry_run or cfg.out_dir != str(WEIGHTS_DIR):
