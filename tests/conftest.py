@@ -16,12 +16,21 @@ def data_dir() -> Path:
     return Path(os.environ.get("DATA_DIR", ROOT / "data"))
 
 
+def require(relative: str) -> Path:
+    """The data directory, or skip the test saying which file is missing and how to point at it."""
+    if not (data_dir() / relative).exists():
+        pytest.skip(f"{relative} not found in {data_dir()}: set DATA_DIR (e.g. DATA_DIR=../shared/data)")
+    return data_dir()
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    raw = data_dir() / "vision" / "MNIST" / "raw"
-    if not (raw / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"MNIST not found in {raw}: set DATA_DIR (e.g. DATA_DIR=../shared/data)")
-    return data_dir()
+    return require("vision/MNIST/raw/t10k-images-idx3-ubyte.gz")
+
+
+@pytest.fixture(scope="session")
+def cifar_dir() -> Path:
+    return require("vision/cifar10/cifar10-jpeg.tar.gz")
 
 
 def free_port() -> int:

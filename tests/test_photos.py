@@ -43,15 +43,6 @@ def model():
     return photos.load(device="cpu")[0]
 
 
-@pytest.fixture(scope="session")
-def cifar_dir(mnist_dir):  # noqa: ARG001 - same data directory
-    from conftest import data_dir
-
-    if not (data_dir() / "vision/cifar10/cifar10-jpeg.tar.gz").exists():
-        pytest.skip("CIFAR-10 archive not found: set DATA_DIR (e.g. DATA_DIR=../shared/data)")
-    return data_dir()
-
-
 # ---------------------------------------------------------------- bad and unusual uploads
 
 
