@@ -27,6 +27,7 @@ st.markdown(
 )
 
 
+@st.cache_data(show_spinner=False)
 def example_bytes(name: str) -> bytes:
     return (resources.files("skimage") / "data" / EXAMPLES[name][0]).read_bytes()
 
