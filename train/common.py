@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from models.common import device_name
 
@@ -82,3 +83,19 @@ def training_record(module: str, cfg, seconds: float, process_start: float) -> d
         "precision": "bf16 autocast, channels_last",
         "options": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("data_dir", "out_dir")},
     }
+
+
+@torch.no_grad()
+def evaluate(model, x: torch.Tensor, y: torch.Tensor, device, batch_size: int = 1000, forward=None) -> tuple[float, float]:
+    """-> (mean cross-entropy, accuracy) of `model` on (x, y), in eval mode and bf16 autocast.
+    `forward(model, batch)` replaces `model(batch)` (for test-time augmentation)."""
+    model.eval()
+    loss, correct = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        xb = x[i : i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
+        yb = y[i : i + batch_size].to(device)
+        with autocast(device):
+            logits = (forward(model, xb) if forward else model(xb)).float()
+        loss += F.cross_entropy(logits, yb, reduction="sum").item()
+        correct += (logits.argmax(1) == yb).sum().item()
+    return loss / len(x), correct / len(x)

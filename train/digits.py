@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from models import digits
 from models.common import WEIGHTS_DIR, count_parameters, save_checkpoint
-from train.common import autocast, default_data_dir, parse_config, seed_everything, training_record
+from train.common import autocast, default_data_dir, evaluate, parse_config, seed_everything, training_record
 
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -98,21 +98,6 @@ def augment(x: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
         thin = -F.max_pool2d(-x, 3, 1, 1)
         x = torch.where(t > 0, x + t * (thick - x), x - 0.5 * t * (thin - x))
     return x.clamp_(0, 1)
-
-
-@torch.no_grad()
-def evaluate(model, x: torch.Tensor, y: torch.Tensor, device, batch_size: int = 1000) -> tuple[float, float]:
-    """-> (mean cross-entropy, accuracy) over (x, y)."""
-    model.eval()
-    loss, correct = 0.0, 0
-    for i in range(0, len(x), batch_size):
-        xb = x[i : i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
-        yb = y[i : i + batch_size].to(device)
-        with autocast(device):
-            logits = model(xb).float()
-        loss += F.cross_entropy(logits, yb, reduction="sum").item()
-        correct += (logits.argmax(1) == yb).sum().item()
-    return loss / len(x), correct / len(x)
 
 
 def train(cfg: TrainConfig) -> dict:

@@ -31,6 +31,7 @@ from tqdm import tqdm
 from models import photos
 from models.common import WEIGHTS_DIR, count_parameters, save_checkpoint
 from train.common import autocast, default_data_dir, parse_config, seed_everything, training_record
+from train.common import evaluate as common_evaluate
 
 ARCHIVE = Path("vision") / "cifar10" / "cifar10-jpeg.tar.gz"
 PROVENANCE = {
@@ -144,19 +145,9 @@ def batches(x: torch.Tensor, cfg: TrainConfig, flip: torch.Tensor, epoch: int):
         yield idx, torch.where(mirror, xb.flip(-1), xb)
 
 
-@torch.no_grad()
-def evaluate(model, x, y, device, tta: bool = False, batch_size: int = 500) -> tuple[float, float]:
+def evaluate(model, x, y, device, tta: bool = False) -> tuple[float, float]:
     """-> (mean cross-entropy, accuracy) on (x, y); with tta, through `photos.tta_logits`."""
-    model.eval()
-    loss, correct = 0.0, 0
-    for i in range(0, len(x), batch_size):
-        xb = x[i : i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
-        yb = y[i : i + batch_size].to(device)
-        with autocast(device):
-            logits = (photos.tta_logits(model, xb) if tta else model(xb)).float()
-        loss += F.cross_entropy(logits, yb, reduction="sum").item()
-        correct += (logits.argmax(1) == yb).sum().item()
-    return loss / len(x), correct / len(x)
+    return common_evaluate(model, x, y, device, batch_size=500, forward=photos.tta_logits if tta else None)
 
 
 def make_optimizer(model: photos.PhotoNet, cfg: TrainConfig) -> torch.optim.Optimizer:
