@@ -12,5 +12,9 @@ pages = {
         st.Page("app_pages/digits.py", title="Draw a digit", icon=":material/draw:"),
         st.Page("app_pages/photos.py", title="Upload a photo", icon=":material/photo_camera:"),
     ],
+    "Speech and language": [
+        st.Page("app_pages/speech.py", title="Record speech", icon=":material/mic:"),
+        st.Page("app_pages/embeddings.py", title="Explore word embeddings", icon=":material/scatter_plot:"),
+    ],
 }
 st.navigation(pages).run()

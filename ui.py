@@ -216,3 +216,115 @@ def ranking_bars(ranking: list[tuple[str, float]], title: str) -> go.Figure:
     fig.update_layout(title=title, xaxis=dict(range=[0, 1.15], tickformat=".0%"), height=360,
                       margin=dict(l=10, r=10, t=40, b=10))
     return fig
+
+
+def epoch_lines(curve: list[dict], series: dict[str, str], title: str = "") -> go.Figure:
+    """Per-epoch values from a checkpoint's curve: series maps a curve key to its label; each gets its own panel."""
+    from plotly.subplots import make_subplots
+
+    epochs = [row["epoch"] for row in curve]
+    fig = make_subplots(rows=1, cols=len(series), subplot_titles=list(series.values()))
+    for col, key in enumerate(series, start=1):
+        fig.add_scatter(x=epochs, y=[row[key] for row in curve], mode="lines+markers", name=series[key],
+                        line=dict(color=ACCENT), row=1, col=col)
+    fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None)
+    fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=50, b=10), showlegend=False)
+    return fig
+
+
+# A qualitative palette that stays distinct on a projector (Plotly's "Bold", then "Safe").
+GROUP_COLOURS = ["#7F3C8D", "#11A579", "#3969AC", "#F2B701", "#E73F74", "#80BA5A", "#E68310", "#008695",
+                 "#CF1C90", "#f97b72", "#4b4b8f", "#88CCEE", "#CC6677", "#DDCC77", "#117733", "#332288",
+                 "#AA4499", "#44AA99", "#999933", "#882255"]
+
+
+def word_map(words: list[str], xyz, groups: list[str], focus: int | None = None, neighbours=(), height: int = 640,
+             zoom: float = 0.35) -> go.Figure:
+    """A 3D scatter of words, one trace per group (a legend entry each; "other" in grey).
+
+    focus: index of a highlighted word; the axes then centre on it, spanning `zoom` of the map.
+    neighbours: indices drawn as lines from the focus word, labelled."""
+    xyz = np.asarray(xyz, dtype=np.float32)
+    words = np.asarray(words)
+    fig = go.Figure()
+    names = sorted(set(groups) - {"other"}, key=lambda g: (not g.startswith("cluster"), len(g) if g.startswith("cluster") else 0, g))
+    groups_arr = np.asarray(groups)
+    for i, name in enumerate(names + (["other"] if "other" in groups else [])):
+        sel = np.flatnonzero(groups_arr == name)
+        other = name == "other"
+        fig.add_scatter3d(x=xyz[sel, 0], y=xyz[sel, 1], z=xyz[sel, 2], mode="markers", name=name,
+                          text=words[sel], customdata=sel + 1,
+                          hovertemplate="<b>%{text}</b><br>frequency rank %{customdata}<extra>" + name + "</extra>",
+                          marker=dict(size=2.5 if other else 3.5, color=MUTED if other else GROUP_COLOURS[i % len(GROUP_COLOURS)],
+                                      opacity=0.45 if other else 0.9))
+    layout_scene = dict(xaxis=dict(title="", showticklabels=False), yaxis=dict(title="", showticklabels=False),
+                        zaxis=dict(title="", showticklabels=False), aspectmode="cube")
+    if focus is not None:
+        lines = [[], [], []]
+        for j in neighbours:
+            for axis in range(3):
+                lines[axis] += [xyz[focus, axis], xyz[j, axis], None]
+        if neighbours:
+            fig.add_scatter3d(x=lines[0], y=lines[1], z=lines[2], mode="lines", name="nearest neighbours",
+                              line=dict(color=ACCENT, width=3), hoverinfo="skip")
+            nb = np.asarray(list(neighbours))
+            fig.add_scatter3d(x=xyz[nb, 0], y=xyz[nb, 1], z=xyz[nb, 2], mode="markers+text", text=words[nb],
+                              textposition="top center", textfont=dict(size=13), name="neighbours on the map",
+                              marker=dict(size=5, color=ACCENT, opacity=0.7), hovertemplate="<b>%{text}</b><extra></extra>")
+        fig.add_scatter3d(x=[xyz[focus, 0]], y=[xyz[focus, 1]], z=[xyz[focus, 2]], mode="markers+text",
+                          text=[f"<b>{words[focus]}</b>"], textposition="top center", textfont=dict(size=18, color=ACCENT),
+                          name=str(words[focus]), marker=dict(size=9, color=ACCENT, symbol="diamond"),
+                          hovertemplate="<b>%{text}</b><extra></extra>")
+        half = zoom * float((xyz.max(0) - xyz.min(0)).max()) / 2
+        for axis, key in enumerate(("xaxis", "yaxis", "zaxis")):
+            layout_scene[key]["range"] = [float(xyz[focus, axis]) - half, float(xyz[focus, axis]) + half]
+    fig.update_layout(scene=layout_scene, height=height, margin=dict(l=0, r=0, t=10, b=0),
+                      legend=dict(itemsizing="constant", y=0.95), uirevision=None)
+    return fig
+
+
+def score_bars(pairs: list[tuple[str, float]], title: str, label: str = "cosine") -> go.Figure:
+    """Words with a score each (cosine similarity), best on top."""
+    names = [w for w, _ in pairs][::-1]
+    scores = [s for _, s in pairs][::-1]
+    fig = go.Figure(go.Bar(x=scores, y=names, orientation="h", marker_color=[MUTED] * (len(names) - 1) + [ACCENT],
+                           text=[f"{s:.3f}" for s in scores], textposition="outside",
+                           hovertemplate="%{y}: " + label + " %{x:.3f}<extra></extra>"))
+    fig.update_layout(title=title, xaxis=dict(range=[0, 1.15], title=label), yaxis=dict(type="category"),
+                      height=60 + 28 * len(names), margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def speech_figure(result, labels: list[str], hop_seconds: float) -> go.Figure:
+    """Waveform, log-mel spectrogram and per-frame CTC posteriors of a transcript, on one time axis."""
+    from plotly.subplots import make_subplots
+
+    prepared = result.prepared
+    wave = prepared.waveform
+    step = max(1, len(wave) // 3000)  # a few thousand points are enough for the eye
+    seconds_per_sample = prepared.features.shape[1] * hop_seconds / max(1, len(wave))  # the spectrogram's time axis
+    t_wave = np.arange(0, len(wave), step) * seconds_per_sample
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.04, row_heights=[0.2, 0.4, 0.4],
+                        subplot_titles=("waveform", "log-mel spectrogram (what the network reads)",
+                                        "network output per frame (CTC posteriors)"))
+    fig.add_scatter(x=t_wave, y=wave[::step], mode="lines", line=dict(color=MUTED, width=1), showlegend=False,
+                    hoverinfo="skip", row=1, col=1)
+    mel = prepared.features.numpy()
+    fig.add_heatmap(z=mel, x=np.arange(mel.shape[1]) * hop_seconds, colorscale="Magma", showscale=False,
+                    hovertemplate="%{x:.2f} s, band %{y}<extra></extra>", row=2, col=1)
+    if len(result.posteriors):
+        t = np.arange(len(result.posteriors)) * result.frame_seconds
+        for k, label in enumerate(labels):
+            colour = "#cccccc" if k == 0 else GROUP_COLOURS[(k - 1) % len(GROUP_COLOURS)]
+            fig.add_scatter(x=t, y=result.posteriors[:, k], mode="lines", name=label, line=dict(color=colour, width=2),
+                            hovertemplate=label + " %{y:.2f}<extra></extra>", row=3, col=1)
+        for (start, end), digit in zip(result.spans, result.digits.split()):
+            fig.add_annotation(x=(start + end) / 2, y=1.08, text=f"<b>{digit}</b>", showarrow=False,
+                               font=dict(size=16, color=ACCENT), row=3, col=1)
+    fig.update_yaxes(visible=False, row=1, col=1)
+    fig.update_yaxes(title="band", row=2, col=1)
+    fig.update_yaxes(title="probability", range=[0, 1.18], row=3, col=1)
+    fig.update_xaxes(title="seconds", row=3, col=1)
+    fig.update_layout(height=620, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.12),
+                      hovermode="x unified")
+    return fig

@@ -1,9 +1,12 @@
-"""Cold start: seconds from `streamlit run app.py` to the first rendered page, in Chromium.
+"""Cold start: seconds from `streamlit run app.py` to the first rendered page, in Chromium; then warm loads.
 
-    python -m benchmarks.startup [--runs 3] [--page digits]
+    python -m benchmarks.startup [--runs 3] [--page digits] [--warm 10]
 
 Each run starts a fresh server and a fresh browser, loads the page and waits until the text the
-page shows when it is done appears (home: the device line; digits: the empty-canvas prompt).
+page shows when it is done appears (home: the device line; digits: the empty-canvas prompt;
+embeddings: the map's caption; speech: the first example's transcript). With --warm N, the same
+server then serves the page N more times to new browser tabs (models already loaded): the time a
+viewer waits once the app is up.
 """
 from __future__ import annotations
 
@@ -19,10 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from conftest import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
 
-READY_TEXT = {"": "Models run on", "digits": "on the black square"}
+READY_TEXT = {"": "Models run on", "digits": "on the black square", "photos": "It's a",
+              "embeddings": "t-SNE of the 1,000 most frequent words", "speech": "The clip says"}
 
 
-def one_run(page_path: str) -> float:
+def one_run(page_path: str, warm: int = 0) -> tuple[float, list[float]]:
     from playwright.sync_api import sync_playwright
 
     port = free_port()
@@ -45,8 +49,16 @@ def one_run(page_path: str) -> float:
             page.goto(f"http://127.0.0.1:{port}/{page_path}")
             page.get_by_text(READY_TEXT[page_path]).wait_for(timeout=120_000)
             elapsed = time.perf_counter() - start
+            warm_times = []
+            for _ in range(warm):
+                tab = browser.new_page()
+                t = time.perf_counter()
+                tab.goto(f"http://127.0.0.1:{port}/{page_path}")
+                tab.get_by_text(READY_TEXT[page_path]).wait_for(timeout=120_000)
+                warm_times.append(time.perf_counter() - t)
+                tab.close()
             browser.close()
-        return elapsed
+        return elapsed, warm_times
     finally:
         server.terminate()
         server.wait(10)
@@ -56,11 +68,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--page", default="", choices=sorted(READY_TEXT))
+    parser.add_argument("--warm", type=int, default=0, help="page loads on the warm server after the cold one")
     args = parser.parse_args()
-    times = [one_run(args.page) for _ in range(args.runs)]
+    runs = [one_run(args.page, args.warm) for _ in range(args.runs)]
+    times = [cold for cold, _ in runs]
     name = args.page or "home"
     print(f"cold start to first rendered page ({name}), {args.runs} runs: median {statistics.median(times):.2f} s, "
           f"all: {', '.join(f'{t:.2f}' for t in times)}")
+    warm = [t for _, w in runs for t in w]
+    if warm:
+        print(f"warm page loads ({name}), {len(warm)}: median {statistics.median(warm):.2f} s, "
+              f"p95 {sorted(warm)[int(0.95 * (len(warm) - 1))]:.2f} s")
 
 
 if __name__ == "__main__":

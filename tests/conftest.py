@@ -80,8 +80,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Debian's Chromium driven by Playwright; skipped, with how to get it, when either is missing."""
+def playwright():
+    """Playwright, for Debian's Chromium; skipped, with how to get it, when either is missing."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium not installed: apt-get install -y chromium chromium-driver")
     try:
@@ -89,9 +89,14 @@ def browser():
     except ImportError:
         pytest.skip("playwright not installed: pip install -r requirements.txt")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield b
+    b.close()
 
 
 @pytest.fixture
@@ -101,3 +106,24 @@ def page(browser):
     pg.set_default_timeout(60_000)
     yield pg
     context.close()
+
+
+def espeak_wav(text: str, voice: str = "en-gb-x-rp", speed: int = 150, lead: float = 0.3, tail: float = 0.3) -> bytes:
+    """`text` spoken by espeak-ng as 16 kHz WAV bytes with silence around it (skips when espeak-ng is missing)."""
+    import io
+    import shutil
+    import subprocess
+
+    import numpy as np
+    import soundfile as sf
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed: apt-get install -y espeak-ng")
+    wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", text], capture_output=True, check=True).stdout
+    audio, rate = sf.read(io.BytesIO(wav), dtype="float32")
+    audio = np.concatenate([np.zeros(int(lead * rate), np.float32), audio, np.zeros(int(tail * rate), np.float32)])
+    t_new = np.arange(0, len(audio) / rate, 1 / 16000)
+    audio = np.interp(t_new, np.arange(len(audio)) / rate, audio).astype(np.float32)
+    buf = io.BytesIO()
+    sf.write(buf, audio, 16000, format="WAV", subtype="PCM_16")
+    return buf.getvalue()

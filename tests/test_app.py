@@ -33,7 +33,8 @@ def test_home_page():
     assert "Models run on" in text and ("CPU" in text or "GPU" in text)
     links = {link.proto.page: link.proto.label for link in at.get("page_link")}
     # A card for each page that exists, no placeholders.
-    assert links == {"digits": "**Draw a digit**", "photos": "**Upload a photo**"}
+    assert links == {"digits": "**Draw a digit**", "photos": "**Upload a photo**",
+                     "speech": "**Record speech**", "embeddings": "**Explore word embeddings**"}
 
 
 def chart_titles(at: AppTest) -> list[str]:
@@ -148,3 +149,131 @@ def test_photos_page_camera():
     Image.new("RGB", (320, 240), (30, 120, 200)).save(buf, format="JPEG")
     at.camera_input[0].set_value(("shot.jpg", buf.getvalue(), "image/jpeg")).run()
     assert not at.exception and "Probability of each class" in chart_titles(at)
+
+
+def embeddings_page() -> AppTest:
+    at = app()
+    at.switch_page("app_pages/embeddings.py").run()
+    assert not at.exception
+    return at
+
+
+def test_embeddings_page_opens_on_the_precomputed_map():
+    at = embeddings_page()
+    text = all_text(at)
+    assert "t-SNE of the 1,000 most frequent words" in text
+    assert "WordSim-353" in text and "CC BY-SA 3.0" in text
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert sum(len(trace["x"]) for trace in spec["data"]) == 1000  # every word of the map, in its cluster's trace
+    assert "b − a + c" in text and "queen" in text  # the default analogy, king − man + woman
+
+
+def test_embeddings_page_search_a_word():
+    at = embeddings_page()
+    at.text_input[0].set_value("France").run()  # mixed case
+    assert not at.exception
+    assert "Nearest to “france”" in chart_titles(at)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [trace.get("name") for trace in spec["data"]]
+    assert "france" in names and "nearest neighbours" in names  # highlighted, with lines to its neighbours
+
+
+def test_embeddings_page_bad_queries():
+    at = embeddings_page()
+    for query, message in [("fraance", "not in the vocabulary"), ("1234 !!", "letters"),
+                           ("king queen", "One word at a time")]:
+        at.text_input[0].set_value(query).run()
+        assert not at.exception
+        assert message in all_text(at), (query, all_text(at)[-500:])
+    assert "Did you mean: france" in all_text(at.text_input[0].set_value("fraance").run())
+    at.text_input[0].set_value("zzzzqqq").run()
+    assert "not in the vocabulary" in all_text(at)
+
+
+def test_embeddings_page_analogy_names_the_unknown_word():
+    at = embeddings_page()
+    at.text_input(key="c_king − man + woman").set_value("wombatx").run()
+    assert not at.exception and "“wombatx” is not in the vocabulary" in all_text(at)
+    at.text_input(key="c_king − man + woman").set_value("").run()
+    assert "exactly one word" in all_text(at)
+
+
+def test_embeddings_page_pca_categories_and_another_perplexity():
+    at = embeddings_page()
+    at.segmented_control(key="method").set_value("PCA").run()
+    assert not at.exception and "PCA of the 1,000 most frequent words" in all_text(at)
+    at.segmented_control(key="colour").set_value("categories").run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert {"countries", "numbers", "other"} <= {trace.get("name") for trace in spec["data"]}
+    at.segmented_control(key="method").set_value("t-SNE").run()
+    at.select_slider[0].set_value(500).run()
+    at.select_slider[1].set_value(10).run()  # perplexity 10: computed on the page
+    assert not at.exception and "t-SNE of the 500 most frequent words" in all_text(at)
+    assert "perplexity 10" in all_text(at)
+
+
+def speech_page() -> AppTest:
+    at = app()
+    at.switch_page("app_pages/speech.py").run()
+    assert not at.exception
+    return at
+
+
+def example_wav(name: str) -> bytes:
+    return (ROOT / "assets" / "speech" / name).read_bytes()
+
+
+def test_speech_page_transcribes_the_first_example_at_once():
+    at = speech_page()
+    text = all_text(at)
+    assert "4 1 5 9" in text and "four one five nine" in text
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "network output per frame (CTC posteriors)" in json.dumps(spec["layout"])
+    assert "six adult male speakers" in text.replace("6 adult", "six adult") or "adult male" in text
+
+
+def test_speech_page_silence_and_bad_uploads():
+    at = speech_page()
+    at.selectbox(key="example").set_value("Silence (no speech)").run()
+    assert not at.exception and "No speech detected" in all_text(at)
+    at.segmented_control(key="source").set_value("Upload").run()
+    for name, data, message in [("notes.wav", b"not audio at all", "not an audio file"), ("empty.wav", b"", "empty")]:
+        at.file_uploader(key="upload").set_value((name, data, "audio/wav")).run()
+        assert not at.exception
+        assert at.error and message in at.error[0].value, (name, [e.value for e in at.error])
+
+
+def test_speech_page_upload_stereo_44k():
+    import soundfile as sf
+
+    audio, rate = sf.read(io.BytesIO(example_wav("three_f3.wav")), dtype="float32")
+    t_new = np.arange(0, len(audio) / rate, 1 / 44100)
+    resampled = np.interp(t_new, np.arange(len(audio)) / rate, audio).astype(np.float32)
+    buf = io.BytesIO()
+    sf.write(buf, np.stack([resampled, 0.5 * resampled], axis=1), 44100, format="WAV")
+    at = speech_page()
+    at.segmented_control(key="source").set_value("Upload").run()
+    at.file_uploader(key="upload").set_value(("digits.wav", buf.getvalue(), "audio/wav")).run()
+    assert not at.exception and "2 8 6" in all_text(at)
+
+
+def test_speech_page_record_and_teach_it_your_voice():
+    at = speech_page()
+    at.segmented_control(key="source").set_value("Record").run()
+    assert "Record" in at.info[0].value
+    at.audio_input(key="recording").set_value(example_wav("phone_scotland.wav")).run()
+    assert not at.exception and "0 7 7 0 9 0 0 4 6 1" in all_text(at)
+    # Enrolment: four recordings of the prompts (a synthetic voice here), then adapt.
+    from conftest import espeak_wav
+
+    assert at.button(key="adapt").disabled
+    for i, prompt in enumerate(["zero one two three four", "five six seven eight nine", "nine seven five three one",
+                                "eight six four two zero"]):
+        at.audio_input(key=f"enrol_{i}").set_value(espeak_wav(prompt, voice="en-us+m3"))
+    at.run()
+    assert not at.button(key="adapt").disabled
+    at.button(key="adapt").click().run(timeout=120)
+    assert not at.exception
+    assert "Adapted. Digit errors on your recordings" in all_text(at)
+    assert at.toggle(key="use_adapted").value
+    assert "by your adapted copy" in all_text(at)

@@ -68,3 +68,58 @@ def test_upload_a_photo(page, app_url, tmp_path):
     page.locator("input[type=file]").set_input_files(str(bad))
     page.get_by_text("Can't use this file").wait_for()
     assert page.get_by_text("Traceback").count() == 0
+
+
+def test_search_a_word_and_read_its_neighbours(page, app_url):
+    page.goto(f"{app_url}/embeddings")
+    page.get_by_text("t-SNE of the 1,000 most frequent words").wait_for()
+    box = page.get_by_label("Find a word")
+    box.fill("Germany")
+    box.press("Enter")
+    page.get_by_text("Nearest to “germany”").wait_for()
+    neighbours = page.get_by_text(re.compile("^Nearest: "))
+    neighbours.wait_for()
+    words = re.findall(r"([a-z]+) \(0\.\d+\)", neighbours.inner_text())
+    assert len(words) == 10
+    assert {"france", "austria", "italy", "poland", "german", "prussia", "berlin"} & set(words), words
+    assert page.get_by_text("Traceback").count() == 0
+
+
+@pytest.fixture
+def microphone_wav(tmp_path_factory):
+    """Spoken digits for Chromium's fake microphone: 0.5 s of silence, "three seven one", then 5 s of silence
+    (longer than the recording, so the looping file does not start again while recording)."""
+    from conftest import espeak_wav
+
+    path = tmp_path_factory.mktemp("mic") / "digits.wav"
+    path.write_bytes(espeak_wav("three seven one", voice="en-gb-x-rp", speed=140, lead=0.5, tail=5.0))
+    return path
+
+
+@pytest.fixture
+def microphone_page(playwright, microphone_wav):
+    """A Chromium whose microphone plays `microphone_wav` (and that may use it without asking)."""
+    from conftest import CHROMIUM, CHROMIUM_ARGS
+
+    fake_mic = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={microphone_wav}"]
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + fake_mic)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["microphone"])
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    browser.close()
+
+
+def test_record_spoken_digits_with_the_microphone(microphone_page, app_url):
+    page = microphone_page
+    page.goto(f"{app_url}/speech")
+    page.get_by_text("The clip says").wait_for()  # the first example is transcribed at once
+    page.get_by_text("Record", exact=True).click()  # the segmented control
+    page.get_by_text("Say a few digits").wait_for()
+    page.get_by_role("button", name="Record").click()
+    page.wait_for_timeout(3500)
+    page.get_by_role("button", name="Stop recording").click()
+    page.get_by_text("3 7 1", exact=True).wait_for(timeout=60_000)
+    page.get_by_text("three seven one").wait_for()
+    assert page.get_by_text("Traceback").count() == 0

@@ -1,0 +1,179 @@
+"""Explore word embeddings: skip-gram vectors trained from scratch, in an interactive 3D map."""
+import io
+
+import streamlit as st
+
+from models import embeddings
+from models.embeddings import DEFAULT_PERPLEXITY, UnknownWordError
+from ui import epoch_lines, load_model, model_card, score_bars, word_map
+
+SIZES = [500, 1000, 2000, 5000]
+DEFAULT_SIZE = 1000
+PERPLEXITIES = [5, 10, 20, 30, 50]
+NEIGHBOURS = 10
+EXAMPLE_WORDS = ["france", "king", "three", "music", "blue", "dog", "walked"]
+# (a, b, c): a is to b as c is to ?
+EXAMPLE_ANALOGIES = {
+    "king − man + woman": ("man", "king", "woman"),
+    "paris − france + italy": ("france", "paris", "italy"),
+    "walking − walk + swim": ("walk", "walking", "swim"),
+    "bigger − big + small": ("big", "bigger", "small"),
+}
+MAX_QUERY_CHARS = 100
+
+emb = load_model(embeddings.NAME)
+meta = emb.meta
+metrics = meta["metrics"]
+
+st.title("🔤 Explore word embeddings")
+st.markdown(
+    "Each word becomes a vector of "
+    f"{meta['config']['dim']} numbers, learned by a **skip-gram** network (Mikolov et al., 2013) that reads "
+    f"{meta['corpus_tokens_all'] / 1e6:.0f} million words of Wikipedia and books and learns to predict the words "
+    "around each word. Nobody tells it what words mean, yet words used alike end up close together: the review's "
+    "*distributed representations* (its Figure 4 is a map like this one). Rotate, zoom, hover: each dot is a word."
+)
+
+
+@st.cache_resource
+def map_cache() -> dict:
+    """Coordinates already computed in this server process: (n, method, perplexity) -> (n, 3); shared by sessions."""
+    return {}
+
+
+@st.cache_data(show_spinner="Clustering…")
+def clusters(n: int, k: int):
+    return emb.clusters(n, k)
+
+
+def coordinates(n: int, method: str, perplexity: float):
+    key = (n, method, perplexity)
+    cache = map_cache()
+    if key not in cache:
+        needs_work = method == "t-SNE" and not (perplexity == DEFAULT_PERPLEXITY and n in emb.precomputed_sizes())
+        if needs_work:
+            label = f"Computing t-SNE of {n:,} words, perplexity {perplexity:g}"
+            bar = st.progress(0.0, text=label + "…")
+
+            def progress(i: int, total: int) -> None:
+                if i % 10 == 0 or i == total:
+                    bar.progress(i / total, text=f"{label}: iteration {i}/{total}")
+
+            cache[key] = emb.view(n, method, perplexity, progress=progress)
+            bar.empty()
+        else:
+            cache[key] = emb.view(n, method, perplexity)
+    return cache[key]
+
+
+def word_query(text: str):
+    """The word to look up, or None with a message on the page."""
+    words = embeddings.tokenize(text[:MAX_QUERY_CHARS])
+    if not words:
+        if text.strip():
+            st.warning("Type a word made of letters (a–z): that is how the corpus was split into words.")
+        return None
+    if len(words) > 1:
+        st.info(f"One word at a time: showing **{words[0]}** (the first of {len(words)}).")
+    return words[0]
+
+
+# ---- controls -------------------------------------------------------------------------------
+left, middle, right = st.columns([2, 2, 3])
+n = left.select_slider("Words on the map (most frequent first)", SIZES, value=DEFAULT_SIZE)
+method = left.segmented_control("Map", ["t-SNE", "PCA"], default="t-SNE", key="method") or "t-SNE"
+colour = middle.segmented_control("Colour by", ["clusters", "categories"], default="clusters", key="colour") or "clusters"
+k = middle.slider("k-means clusters", 4, 20, 10, disabled=colour != "clusters")
+perplexity = middle.select_slider("t-SNE perplexity", PERPLEXITIES, value=int(DEFAULT_PERPLEXITY), disabled=method != "t-SNE",
+                                  help="Roughly how many neighbours each word keeps close. Other values are computed here "
+                                  f"(about 10 s for 2,000 words) and remembered.")
+picked = right.pills("Try", EXAMPLE_WORDS, key="example_word")
+query = right.text_input("Find a word", value=picked or "", max_chars=MAX_QUERY_CHARS, placeholder="e.g. france")
+
+xyz = coordinates(n, method, float(perplexity))
+words = emb.vocab[:n]
+groups = [f"cluster {c + 1}" for c in clusters(n, k)] if colour == "clusters" else embeddings.categories_of(words)
+
+focus, on_map, neighbours = None, [], []
+word = word_query(query) if query else None
+if word is not None:
+    try:
+        neighbours = emb.nearest(word, NEIGHBOURS)
+        rank = emb.id(word)
+    except UnknownWordError as error:
+        st.warning(str(error), icon=":material/search_off:")
+        word = None
+    else:
+        if rank < n:
+            focus = rank
+            on_map = [emb.index[w] for w, _ in neighbours if emb.index[w] < n]
+        else:
+            st.info(f"**{word}** is word #{rank + 1:,} by frequency, beyond the {n:,} on the map: its neighbours "
+                    f"are listed; choose more words to see it in the map.")
+
+map_column, side = st.columns([3, 1])
+with map_column:
+    st.plotly_chart(word_map(words, xyz, groups, focus, on_map), key="word_map")
+    caption = (f"{method} of the {n:,} most frequent words' vectors (cosine geometry)"
+               + (f", perplexity {perplexity}" if method == "t-SNE" else ": the three directions of largest variance")
+               + ". Hover for a word; drag to rotate; scroll to zoom; double-click a legend entry to isolate it.")
+    st.caption(caption)
+with side:
+    if word is not None:
+        st.plotly_chart(score_bars(neighbours, f"Nearest to “{word}”"), key="neighbours")
+        st.caption("Nearest: " + ", ".join(f"{w} ({s:.2f})" for w, s in neighbours))
+        off_map = [w for w, _ in neighbours if emb.index[w] >= n]
+        if off_map and focus is not None:
+            st.caption(f"Not on this map (rarer words): {', '.join(off_map)}")
+    else:
+        st.caption("Find a word to see its 10 nearest neighbours by cosine similarity, drawn as lines on the map.")
+
+csv = io.StringIO()
+csv.write("rank,word,x,y,z,group\n")
+for i, (w, (x, y, z), g) in enumerate(zip(words, xyz, groups)):
+    csv.write(f"{i + 1},{w},{x:.5f},{y:.5f},{z:.5f},{g}\n")
+st.download_button("Download these coordinates (CSV)", csv.getvalue(), file_name=f"words_{method.lower()}_{n}.csv",
+                   mime="text/csv", icon=":material/download:")
+
+# ---- analogies ------------------------------------------------------------------------------
+st.subheader("Analogies: vector arithmetic")
+st.markdown("*a* is to *b* as *c* is to **?** — the words nearest to *b − a + c*.")
+example = st.selectbox("Example", list(EXAMPLE_ANALOGIES), key="analogy_example")
+a0, b0, c0 = EXAMPLE_ANALOGIES[example]
+cols = st.columns(3)
+a = cols[0].text_input("a", a0, max_chars=MAX_QUERY_CHARS, key=f"a_{example}")
+b = cols[1].text_input("is to b", b0, max_chars=MAX_QUERY_CHARS, key=f"b_{example}")
+c = cols[2].text_input("as c is to ?", c0, max_chars=MAX_QUERY_CHARS, key=f"c_{example}")
+terms = [embeddings.tokenize(t[:MAX_QUERY_CHARS]) for t in (a, b, c)]
+if any(len(t) != 1 for t in terms):
+    st.warning("Give exactly one word (letters a–z) in each box.")
+else:
+    (a, ), (b, ), (c, ) = terms
+    missing = [w for w in (a, b, c) if w not in emb]
+    if missing:
+        for w in missing:
+            st.warning(str(UnknownWordError(w, emb.suggestions(w))), icon=":material/search_off:")
+    else:
+        answers = emb.analogy(a, b, c, 5)
+        st.markdown(f"**{b} − {a} + {c} ≈ {answers[0][0]}**")
+        st.plotly_chart(score_bars(answers, f"{a} : {b} :: {c} : ?"), key="analogy")
+
+# ---- model card -----------------------------------------------------------------------------
+with st.expander("Model card", icon=":material/info:"):
+    model_card(meta, [
+        f"**Vocabulary:** {meta['vocabulary_training']:,} words seen at least {meta['preprocessing']['min_count']} times "
+        f"(tokeniser: `{meta['preprocessing']['tokenizer']}`); {meta['shipped_words']:,} shipped",
+        f"**Corpus:** {meta['corpus_tokens_all']:,} tokens ({meta['corpus_tokens']:,} after dropping rare words)",
+        f"**WordSim-353** (Spearman ρ of cosine vs. human similarity): **{metrics['wordsim353_spearman']:.3f}** "
+        f"({metrics['wordsim353_pairs']}/{metrics['wordsim353_total']} pairs covered)",
+        f"**Google analogies** (3CosAdd among the {metrics['analogy_vocabulary']:,} most frequent words): "
+        f"**{metrics['analogy_accuracy']:.1%}** of the {metrics['analogy_questions']:,} questions whose words are among "
+        f"them ({metrics['analogy_questions'] / metrics['analogy_total']:.0%} of all {metrics['analogy_total']:,})",
+        f"**Maps:** {meta['views']['method']}; precomputed for {', '.join(f'{s:,}' for s in meta['views']['sizes'])} words",
+    ])
+    st.plotly_chart(epoch_lines(meta["curve"], {"train_loss": "training loss (positive pairs)",
+                                                "wordsim353": "WordSim-353 ρ", "analogy": "analogy accuracy"}),
+                    key="curves")
+    st.caption("Wikipedia text: Wikipedia contributors, English Wikipedia (2015), CC BY-SA 3.0. Books: Project "
+               "Gutenberg (public domain in the USA). Brown, ABC and presidential speeches: NLTK corpora. "
+               "Evaluation: WordSim-353 (Finkelstein et al., 2002) and the word2vec analogy set (Mikolov et al., 2013).")

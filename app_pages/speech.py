@@ -1,0 +1,142 @@
+"""Record speech: a recurrent network trained with CTC transcribes spoken digits; teach it your voice."""
+import json
+from pathlib import Path
+
+import streamlit as st
+
+from models import speech
+from ui import ACCENT, epoch_lines, load_model, model_card, speech_figure
+
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "speech"
+# Example clips made by this project with espeak-ng (not from FSDD): name -> file, what is said, how it was made.
+EXAMPLES = json.loads((EXAMPLES_DIR / "examples.json").read_text(encoding="utf-8"))
+ENROLMENT_PROMPTS = ["0 1 2 3 4", "5 6 7 8 9", "9 7 5 3 1", "8 6 4 2 0"]  # every digit twice
+FINE_TUNE_STEPS = 60
+
+model, meta = load_model(speech.NAME)
+metrics = meta["metrics"]
+
+st.title("🎙️ Record speech")
+st.markdown(
+    "Say a string of digits (a PIN, a phone number) and a **recurrent network** transcribes it. It reads the "
+    "sound's spectrogram 25 times a second with a bidirectional GRU and, trained with **CTC** (connectionist "
+    "temporal classification), learns by itself *where* in time each digit is: nobody marked it in the data. "
+    "The review's example of RNNs for speech."
+)
+st.caption(f"Trained on {len(meta['training']['training_speakers'])} adult male speakers (FSDD) and synthetic voices: "
+           "other voices (women, children, strong accents) are harder. **Teach it your voice** below if it struggles.")
+
+
+@st.cache_data(show_spinner=False)
+def example_bytes(file: str) -> bytes:
+    return (EXAMPLES_DIR / file).read_bytes()
+
+
+def active_model():
+    adapted = st.session_state.get("adapted_speech")
+    if adapted is not None and st.session_state.get("use_adapted", True):
+        return adapted, "your adapted copy"
+    return model, "the shared model"
+
+
+source = st.segmented_control("Audio", ["Example", "Record", "Upload"], default="Example", key="source") or "Example"
+data, expected = None, None
+if source == "Record":
+    recording = st.audio_input("Say a few digits, e.g. “four one five nine”", key="recording")
+    data = recording.getvalue() if recording is not None else None  # stays in memory
+elif source == "Upload":
+    upload = st.file_uploader("An audio file (WAV, FLAC, OGG or MP3)", type=["wav", "flac", "ogg", "mp3"], key="upload")
+    data = upload.getvalue() if upload is not None else None
+else:
+    name = st.selectbox("Example clip (synthesised with espeak-ng, like some of the training voices)", list(EXAMPLES),
+                        key="example")
+    data = example_bytes(EXAMPLES[name]["file"])
+    expected = EXAMPLES[name]["says"]
+
+if st.session_state.get("adapted_speech") is not None:
+    st.toggle("Use my adapted model", value=True, key="use_adapted")
+
+if data is None:
+    st.info("**Record** some digits with the microphone, **upload** a file, or pick an **example**.", icon=":material/mic:")
+else:
+    try:
+        samples, rate = speech.read_audio(data)
+        net, which = active_model()
+        result = speech.transcribe(samples, rate, net)
+    except speech.AudioError as error:
+        st.error(f"**Can't use this audio.** {error}", icon=":material/error:")
+    else:
+        if result.prepared.truncated:
+            st.warning(f"The recording is longer than {speech.MAX_SECONDS:.0f} s: only the first "
+                       f"{speech.MAX_SECONDS:.0f} s were transcribed.")
+        if result.no_speech:
+            st.warning("**No speech detected.** " + ("The recording is silent." if not result.prepared.speech else
+                       "The network heard no digit: speak closer to the microphone, or say digits from zero to nine."),
+                       icon=":material/volume_off:")
+        else:
+            st.markdown(f"## <span style='color:{ACCENT}'>{result.digits}</span>", unsafe_allow_html=True)
+            st.markdown(f"“{result.words}”  ·  confidence per digit: " + ", ".join(
+                f"**{d}** {c:.0%}" for d, c in zip(result.digits.split(), result.confidences)) + f"  ·  by {which}")
+        if expected is not None:
+            st.caption(f"The clip says: “{expected or 'nothing'}”.")
+        left, right = st.columns(2)
+        left.caption("What was recorded")
+        left.audio(data)
+        right.caption("What the network hears (8 kHz, speech found and levelled)")
+        right.audio(result.prepared.waveform, sample_rate=speech.SAMPLE_RATE)
+        st.plotly_chart(speech_figure(result, speech.LABELS, speech.HOP_LENGTH / speech.SAMPLE_RATE), key="speech_figure")
+        st.caption("Top: the waveform. Middle: the log-mel spectrogram the network reads (40 frequency bands, "
+                   "normalised). Bottom: the network's output per 40 ms frame: the probability of *blank* (no new "
+                   "digit, grey) and of each digit. CTC lets it fire each digit in a spike and say blank in between.")
+
+# ---- teach it your voice ------------------------------------------------------------------------
+with st.expander("Teach it your voice", icon=":material/record_voice_over:"):
+    st.markdown(
+        "Record the four strings below (each digit twice). The network is then **fine-tuned on your recordings "
+        f"by backpropagation**, here in the page ({FINE_TUNE_STEPS} steps), and transcribes with the adapted copy. "
+        "The copy lives in your browser session only; the shared model is never changed and nothing is saved.")
+    enrolment = []
+    for i, prompt in enumerate(ENROLMENT_PROMPTS):
+        said = st.audio_input(f"Say: “{' '.join(speech.WORDS[int(d)] for d in prompt.split())}”", key=f"enrol_{i}")
+        if said is not None:
+            enrolment.append((said.getvalue(), prompt))
+    ready = len(enrolment) == len(ENROLMENT_PROMPTS)
+    if st.button("Adapt the model to my voice", disabled=not ready, type="primary", key="adapt"):
+        try:
+            clips = [(*speech.read_audio(b), text) for b, text in enrolment]
+        except speech.AudioError as error:
+            st.error(f"**Can't use a recording.** {error}")
+        else:
+            before = sum(speech.digit_errors(t, speech.transcribe(w, r, model).digits) for w, r, t in clips)
+            bar = st.progress(0.0, text="Fine-tuning…")
+            adapted, losses = speech.fine_tune(model, clips, steps=FINE_TUNE_STEPS, progress=lambda i, n, loss: bar.progress(
+                i / n, text=f"Fine-tuning: step {i}/{n}, CTC loss {loss:.3f}"))
+            after = sum(speech.digit_errors(t, speech.transcribe(w, r, adapted).digits) for w, r, t in clips)
+            st.session_state["adapted_speech"] = adapted
+            st.session_state["adapt_report"] = (losses, before, after, sum(len(t.split()) for *_, t in clips))
+            st.rerun()
+    if not ready:
+        st.caption(f"{len(enrolment)} of {len(ENROLMENT_PROMPTS)} recorded.")
+    report = st.session_state.get("adapt_report")
+    if report is not None:
+        losses, before, after, total = report
+        st.success(f"Adapted. Digit errors on your recordings: **{before}/{total} before → {after}/{total} after** "
+                   "(measured on the same recordings it learned from: say new digits above to test it).")
+        st.plotly_chart(epoch_lines([{"epoch": i + 1, "loss": l} for i, l in enumerate(losses)],
+                                    {"loss": "CTC loss on your recordings, per step"}), key="adapt_curve")
+        if st.button("Forget my adapted model", key="forget"):
+            st.session_state.pop("adapted_speech", None)
+            st.session_state.pop("adapt_report", None)
+            st.rerun()
+
+# ---- model card -----------------------------------------------------------------------------------
+with st.expander("Model card", icon=":material/info:"):
+    lines = [f"**{metrics['test_set']}:** single digits **{metrics['single_digit_accuracy']:.1%}** correct "
+             f"({metrics['single_digits']}); digit error rate on strings of 2–7 digits **{metrics['string_digit_error_rate']:.1%}**"]
+    for who, r in meta.get("held_out_speakers", {}).items():
+        lines.append(f"**Never heard {who}** (trained without him): single digits {r['single_digit_accuracy']:.1%}, "
+                     f"digit error rate on strings {r['string_digit_error_rate']:.1%}")
+    lines.append(f"**Training voices:** FSDD speakers {', '.join(meta['training']['training_speakers'])} (all adult men) "
+                 f"and {meta['training']['synthetic_utterances']:,} synthetic espeak-ng utterances")
+    model_card(meta, lines)
+    st.caption("Free Spoken Digit Dataset (Zohar Jackson et al.), CC BY-SA 4.0. Synthetic voices: espeak-ng.")

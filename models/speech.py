@@ -1,0 +1,328 @@
+"""Record speech: spoken digit strings transcribed by a recurrent network trained with CTC.
+
+Read top to bottom: constants, config, the network, preprocessing (shared by training and the
+page), CTC decoding, `transcribe`, and `fine_tune` (the page's "teach it your voice").
+
+    waveform (any rate, mono or stereo)
+      -> preprocess: mono -> resample to 8 kHz (the training data's rate: 0-4 kHz, telephone-like)
+         -> find speech (frame energy) -> keep it with PAD_SECONDS of context -> loudness to TARGET_RMS
+         -> log-mel spectrogram (40 bands, 10 ms hop) -> per-band mean/variance normalisation
+      -> SpeechNet: 2 conv layers (each halves time: 40 ms frames) -> 2-layer bidirectional GRU
+         -> linear -> log-probabilities over blank + ten digit words, per frame
+      -> CTC greedy decoding: best class per frame, merge repeats, drop blanks -> "4 1 5"
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import io
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchaudio
+from torch import nn
+
+from models.common import get_device, load_checkpoint
+
+NAME = "speech"
+WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+BLANK = 0  # CTC class 0 is "no new digit"; class d + 1 is the digit d
+LABELS = ["blank"] + WORDS
+SAMPLE_RATE = 8000  # FSDD's rate: every input is resampled to it, so a 48 kHz microphone looks like the data
+N_FFT = 256
+WIN_LENGTH = 200  # 25 ms
+HOP_LENGTH = 80  # 10 ms per spectrogram frame; the network's frames are 40 ms
+N_MELS = 40
+F_MIN, F_MAX = 20.0, 4000.0
+LOG_FLOOR = 1e-6
+TARGET_RMS = 0.05  # loudness of the speech after normalisation (about -26 dBFS)
+PAD_SECONDS = 0.25  # context kept around the detected speech: the model was trained with it
+SPEECH_FRAME = 0.02  # seconds per energy frame when looking for speech
+SPEECH_RELATIVE_DB = -35.0  # a frame is speech if within 35 dB of the loudest frame...
+SILENCE_RMS = 0.002  # ...and the loudest frame is louder than this (about -54 dBFS): else no speech
+FRAME_SECONDS = 4 * HOP_LENGTH / SAMPLE_RATE  # the network's output frames: 40 ms
+MAX_SECONDS = 20.0  # longer recordings are cut here (the page says so)
+MIN_SECONDS = 0.1
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+class AudioError(ValueError):
+    """An audio file that cannot be read, or holds no samples."""
+
+
+@dataclass
+class Config:
+    n_mels: int = N_MELS
+    channels: int = 128
+    hidden: int = 128
+    layers: int = 2
+    dropout: float = 0.15
+    classes: int = len(LABELS)
+
+
+class SpeechNet(nn.Module):
+    def __init__(self, cfg: Config = Config()):
+        super().__init__()
+        self.cfg = cfg
+        self.conv1 = nn.Sequential(nn.Conv1d(cfg.n_mels, cfg.channels, 5, stride=2, padding=2),
+                                   nn.BatchNorm1d(cfg.channels), nn.GELU())
+        self.conv2 = nn.Sequential(nn.Conv1d(cfg.channels, cfg.channels, 5, stride=2, padding=2),
+                                   nn.BatchNorm1d(cfg.channels), nn.GELU())
+        self.rnn = nn.GRU(cfg.channels, cfg.hidden, num_layers=cfg.layers, batch_first=True, bidirectional=True,
+                          dropout=cfg.dropout)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.out = nn.Linear(2 * cfg.hidden, cfg.classes)
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """features (B, n_mels, T) -> log-probabilities (B, T', classes), T' = ceil(ceil(T / 2) / 2)."""
+        x = self.conv2(self.conv1(features)).transpose(1, 2)  # (B, T', C)
+        if lengths is not None:
+            x = nn.utils.rnn.pack_padded_sequence(x, output_lengths(lengths).cpu(), batch_first=True, enforce_sorted=False)
+            x, _ = self.rnn(x)
+            x, _ = nn.utils.rnn.pad_packed_sequence(x, batch_first=True)
+        else:
+            x, _ = self.rnn(x)
+        return self.out(self.dropout(x)).log_softmax(-1)
+
+
+def output_lengths(lengths: torch.Tensor) -> torch.Tensor:
+    """Spectrogram frames -> network frames (two stride-2 convolutions: 40 ms per frame)."""
+    return ((lengths + 1) // 2 + 1) // 2
+
+
+# ---- preprocessing ---------------------------------------------------------------------------
+def read_audio(data: bytes) -> tuple[np.ndarray, int]:
+    """Decode WAV/FLAC/OGG/MP3 bytes in memory -> (float32 samples (n,) or (n, channels), rate)."""
+    import soundfile as sf
+
+    if not data:
+        raise AudioError("The file is empty.")
+    if len(data) > MAX_FILE_BYTES:
+        raise AudioError(f"The file is larger than {MAX_FILE_BYTES // 2**20} MB.")
+    try:
+        samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=False)
+    except Exception as error:  # soundfile raises several types for unreadable data
+        raise AudioError("This is not an audio file that can be read (WAV, FLAC, OGG or MP3).") from error
+    if samples.size == 0:
+        raise AudioError("The file holds no audio samples.")
+    return samples, int(rate)
+
+
+def to_mono(waveform) -> np.ndarray:
+    """(n,) or (n, channels) or (channels, n) -> (n,) float32, channels averaged."""
+    x = np.asarray(waveform, dtype=np.float32)
+    if x.ndim == 2:
+        x = x.mean(axis=1) if x.shape[0] > x.shape[1] else x.mean(axis=0)
+    if x.ndim != 1:
+        raise AudioError("Expected a mono or stereo waveform.")
+    return np.nan_to_num(x)
+
+
+@functools.lru_cache(maxsize=16)
+def _resampler(rate: int) -> torchaudio.transforms.Resample:
+    return torchaudio.transforms.Resample(rate, SAMPLE_RATE)
+
+
+def resample(x: np.ndarray, rate: int) -> np.ndarray:
+    if rate == SAMPLE_RATE:
+        return x.astype(np.float32)
+    if rate <= 0:
+        raise AudioError("Invalid sample rate.")
+    with torch.no_grad():
+        return _resampler(int(rate))(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))).numpy()
+
+
+def speech_span(x: np.ndarray) -> tuple[int, int] | None:
+    """(start, end) samples of the speech in an 8 kHz waveform, or None when it is silent."""
+    frame = int(SPEECH_FRAME * SAMPLE_RATE)
+    n = len(x) // frame
+    if n == 0:
+        return None
+    rms = np.sqrt((x[: n * frame].reshape(n, frame) ** 2).mean(1) + 1e-12)
+    if rms.max() < SILENCE_RMS:
+        return None
+    voiced = np.flatnonzero(20 * np.log10(rms / rms.max()) > SPEECH_RELATIVE_DB)
+    return int(voiced[0] * frame), int((voiced[-1] + 1) * frame)
+
+
+@dataclass
+class Prepared:
+    """What the network hears: the kept 8 kHz waveform and its normalised log-mel features."""
+
+    waveform: np.ndarray  # (n,) float32 at SAMPLE_RATE, loudness-normalised
+    features: torch.Tensor  # (N_MELS, T)
+    offset_seconds: float  # where the kept part starts in the (resampled) recording
+    truncated: bool  # the recording was longer than MAX_SECONDS
+    speech: bool  # False: nothing louder than the silence threshold
+
+
+@functools.lru_cache(maxsize=1)
+def _mel() -> torchaudio.transforms.MelSpectrogram:
+    return torchaudio.transforms.MelSpectrogram(SAMPLE_RATE, n_fft=N_FFT, win_length=WIN_LENGTH, hop_length=HOP_LENGTH,
+                                                f_min=F_MIN, f_max=F_MAX, n_mels=N_MELS, power=2.0)
+
+
+def features(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """8 kHz waveform (n,) -> normalised log-mel (N_MELS, T): each band to mean 0, variance 1 over time,
+    which removes the microphone's colouring and level."""
+    with torch.no_grad():
+        mel = torch.log(_mel()(torch.as_tensor(x, dtype=torch.float32)) + LOG_FLOOR)
+        return (mel - mel.mean(1, keepdim=True)) / (mel.std(1, keepdim=True) + 1e-5)
+
+
+def preprocess(waveform, sample_rate: int, trim: bool = True) -> Prepared:
+    """Any recording -> what the network hears. Training calls it on every utterance it builds."""
+    x = resample(to_mono(waveform), sample_rate)
+    truncated = len(x) > MAX_SECONDS * SAMPLE_RATE
+    x = x[: int(MAX_SECONDS * SAMPLE_RATE)]
+    span = speech_span(x)
+    offset = 0
+    if span is not None and trim:
+        pad = int(PAD_SECONDS * SAMPLE_RATE)
+        offset = max(0, span[0] - pad)
+        x = x[offset : span[1] + pad]
+    if len(x) < MIN_SECONDS * SAMPLE_RATE:
+        x = np.pad(x, (0, int(MIN_SECONDS * SAMPLE_RATE) - len(x)))
+    if span is not None:  # loudness: the speech part to TARGET_RMS (quiet or clipped input alike)
+        s0, s1 = max(0, span[0] - offset), max(1, span[1] - offset)
+        rms = float(np.sqrt(np.mean(x[s0:s1] ** 2) + 1e-12))
+        x = x * (TARGET_RMS / rms)
+    x = np.clip(x, -1.0, 1.0).astype(np.float32)
+    return Prepared(x, features(x), offset / SAMPLE_RATE, truncated, span is not None)
+
+
+# ---- decoding --------------------------------------------------------------------------------
+def greedy_decode(log_probs: np.ndarray) -> list[tuple[int, int, int, float]]:
+    """(T, classes) -> [(digit, first frame, last frame, confidence)]: the best class per frame,
+    repeats merged, blanks dropped; confidence = the digit's highest posterior in its run."""
+    best = log_probs.argmax(1)
+    out, t = [], 0
+    while t < len(best):
+        end = t
+        while end + 1 < len(best) and best[end + 1] == best[t]:
+            end += 1
+        if best[t] != BLANK:
+            out.append((int(best[t]) - 1, t, end, float(np.exp(log_probs[t : end + 1, best[t]].max()))))
+        t = end + 1
+    return out
+
+
+@dataclass
+class Transcript:
+    digits: str  # "4 1 5"; empty when nothing was said
+    words: str  # "four one five"
+    confidences: list[float]  # one per digit
+    spans: list[tuple[float, float]]  # seconds (start, end) of each digit's frames, on the kept waveform's axis
+    posteriors: np.ndarray  # (T', 11) probabilities per 40 ms frame: blank, zero..nine
+    frame_seconds: float
+    prepared: Prepared
+
+    @property
+    def no_speech(self) -> bool:
+        return not self.digits
+
+
+@torch.inference_mode()
+def transcribe(waveform, sample_rate: int, model: SpeechNet | None = None) -> Transcript:
+    """Transcribe spoken digits in a waveform (numpy, any rate, mono or stereo)."""
+    if model is None:
+        model, _ = load()
+    model.eval()
+    prepared = preprocess(waveform, sample_rate)
+    if not prepared.speech:
+        empty = np.zeros((0, len(LABELS)), np.float32)
+        return Transcript("", "", [], [], empty, FRAME_SECONDS, prepared)
+    device = next(model.parameters()).device
+    log_probs = model(prepared.features[None].to(device))[0].float().cpu().numpy()
+    decoded = greedy_decode(log_probs)
+    frame = FRAME_SECONDS
+    return Transcript(
+        digits=" ".join(str(d) for d, *_ in decoded),
+        words=" ".join(WORDS[d] for d, *_ in decoded),
+        confidences=[c for *_, c in decoded],
+        spans=[(a * frame, (b + 1) * frame) for _, a, b, _ in decoded],
+        posteriors=np.exp(log_probs),
+        frame_seconds=frame,
+        prepared=prepared,
+    )
+
+
+def digit_errors(reference: str, hypothesis: str) -> int:
+    """Edit distance between two digit strings ("4 1 5"), counted in digits."""
+    r, h = reference.split(), hypothesis.split()
+    row = list(range(len(h) + 1))
+    for i, a in enumerate(r, 1):
+        prev, row[0] = row[0], i
+        for j, b in enumerate(h, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (a != b))
+    return row[-1]
+
+
+# ---- adaptation ("teach it your voice") ------------------------------------------------------
+def ctc_batch(items: list[tuple[torch.Tensor, str]]):
+    """[(features (N_MELS, T), "4 1 5")] -> padded features (B, N_MELS, T), lengths, targets, target lengths."""
+    lengths = torch.tensor([f.shape[1] for f, _ in items])
+    x = torch.zeros(len(items), N_MELS, int(lengths.max()))
+    for i, (f, _) in enumerate(items):
+        x[i, :, : f.shape[1]] = f
+    targets = [torch.tensor([int(d) + 1 for d in text.split()]) for _, text in items]
+    return x, lengths, torch.cat(targets), torch.tensor([len(t) for t in targets])
+
+
+def ctc_loss(model: SpeechNet, x, lengths, targets, target_lengths) -> torch.Tensor:
+    log_probs = model(x, lengths).float()  # (B, T', C)
+    return F.ctc_loss(log_probs.transpose(0, 1), targets, output_lengths(lengths), target_lengths,
+                      blank=BLANK, zero_infinity=True)
+
+
+def fine_tune(model: SpeechNet, clips: list[tuple[np.ndarray, int, str]], steps: int = 60, lr: float = 3e-4,
+              progress=None) -> tuple[SpeechNet, list[float]]:
+    """A copy of `model` adapted to a few recordings [(waveform, rate, "4 1 5")] -> (copy, loss per step).
+
+    Only the copy changes (the shared model is never touched). Each step sees every clip, with a
+    random gain and speed (+/-8 %) so that a few clips are not simply memorised; batch norm keeps
+    its statistics (eval mode) because a handful of clips would give poor ones."""
+    tuned = copy.deepcopy(model).cpu()
+    tuned.eval()
+    for p in tuned.parameters():
+        p.requires_grad_(True)
+    opt = torch.optim.Adam(tuned.parameters(), lr=lr)
+    base = [(preprocess(w, r).waveform, text) for w, r, text in clips]
+    rng = np.random.default_rng(0)
+    losses = []
+    for step in range(steps):
+        items = []
+        for x, text in base:
+            factor = rng.uniform(0.92, 1.08)
+            stretched = np.interp(np.arange(0, len(x) - 1, factor), np.arange(len(x)), x).astype(np.float32)
+            items.append((features(stretched * rng.uniform(0.5, 1.5)), text))
+        with torch.enable_grad():
+            loss = ctc_loss(tuned, *ctc_batch(items))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(tuned.parameters(), 1.0)
+            opt.step()
+        losses.append(float(loss))
+        if progress is not None:
+            progress(step + 1, steps, losses[-1])
+    for p in tuned.parameters():
+        p.requires_grad_(False)
+    return tuned, losses
+
+
+# ---- loading ---------------------------------------------------------------------------------
+def config_dict(cfg: Config) -> dict:
+    return asdict(cfg)
+
+
+def load(weights_dir=None, device: torch.device | None = None) -> tuple[SpeechNet, dict]:
+    """Rebuild the network from the checkpoint's JSON and load its weights (safetensors)."""
+    state, meta = load_checkpoint(NAME, weights_dir)
+    model = SpeechNet(Config(**meta["config"]))
+    model.load_state_dict(state)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.to(device or get_device()), meta

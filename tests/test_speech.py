@@ -1,0 +1,173 @@
+"""Speech: CTC decoding, preprocessing across rates, silence, bad files, enrolment, accuracy on held-out speakers."""
+import io
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from models import speech as S
+from tests.conftest import ROOT, require
+
+EXAMPLES = ROOT / "assets" / "speech"
+
+
+def posteriors(frames: list[int], confidence: float = 0.9) -> np.ndarray:
+    """Hand-made log-posteriors (T, 11): each frame puts `confidence` on the given class."""
+    p = np.full((len(frames), len(S.LABELS)), (1 - confidence) / (len(S.LABELS) - 1))
+    p[np.arange(len(frames)), frames] = confidence
+    return np.log(p)
+
+
+def test_greedy_decoding_merges_repeats_and_drops_blanks():
+    b = S.BLANK
+    # "4 1 1 5": the two 1s are separated by a blank, the repeated 4s and 5s are merged.
+    decoded = S.greedy_decode(posteriors([b, 5, 5, b, 2, b, 2, 2, b, b, 6, 6, 6, b]))
+    assert [d for d, *_ in decoded] == [4, 1, 1, 5]
+    assert [(a, e) for _, a, e, _ in decoded] == [(1, 2), (4, 4), (6, 7), (10, 12)]
+    assert all(c == pytest.approx(0.9) for *_, c in decoded)
+    assert S.greedy_decode(posteriors([b, b, b])) == []
+
+
+def test_digit_errors_is_an_edit_distance():
+    assert S.digit_errors("4 1 5", "4 1 5") == 0
+    assert S.digit_errors("4 1 5", "4 5") == 1  # deletion
+    assert S.digit_errors("4 1 5", "4 1 1 5") == 1  # insertion
+    assert S.digit_errors("4 1 5", "7 1 5") == 1  # substitution
+    assert S.digit_errors("4 1 5", "") == 3
+
+
+def tone_burst(rate: int, seconds: float = 1.0) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    x = np.zeros_like(t)
+    voiced = (t > 0.4) & (t < 0.7)
+    x[voiced] = 0.3 * np.sin(2 * np.pi * 440 * t[voiced])
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100, 48000])
+def test_preprocess_gives_the_same_features_at_any_rate(rate):
+    """Resampled to 8 kHz, speech found and levelled: the features hardly depend on the input rate."""
+    reference = S.preprocess(tone_burst(8000), 8000)
+    prepared = S.preprocess(tone_burst(rate), rate)
+    assert prepared.features.shape[0] == S.N_MELS
+    assert abs(prepared.features.shape[1] - reference.features.shape[1]) <= 1
+    n = min(prepared.features.shape[1], reference.features.shape[1])
+    assert torch.corrcoef(torch.stack([prepared.features[:, :n].flatten(), reference.features[:, :n].flatten()]))[0, 1] > 0.95
+    # The speech (0.4-0.7 s) is kept with PAD_SECONDS around it.
+    assert len(prepared.waveform) / S.SAMPLE_RATE == pytest.approx(0.3 + 2 * S.PAD_SECONDS, abs=0.03)
+
+
+def test_stereo_quiet_and_clipped_input_are_normalised():
+    x = tone_burst(16000)
+    stereo = np.stack([x, x], axis=1)
+    a = S.preprocess(stereo, 16000)
+    b = S.preprocess(x * 0.01, 16000)  # 40 dB quieter
+    c = S.preprocess(np.clip(x * 50, -1, 1), 16000)  # clipped
+    for p in (a, b, c):
+        assert p.speech
+        rms = np.sqrt(np.mean(p.waveform[int(0.25 * S.SAMPLE_RATE) : int(0.5 * S.SAMPLE_RATE)] ** 2))
+        assert rms == pytest.approx(S.TARGET_RMS, rel=0.3)
+
+
+def test_too_long_audio_is_cut_and_flagged():
+    p = S.preprocess(np.zeros(int(30 * 16000), np.float32) + tone_burst(16000, 30), 16000)
+    assert p.truncated
+
+
+def test_bad_files_give_clear_errors():
+    for data, message in [(b"", "empty"), (b"RIFF....WAVEfmt garbage", "not an audio file"),
+                          (b"\x00" * 1000, "not an audio file")]:
+        with pytest.raises(S.AudioError, match=message):
+            S.read_audio(data)
+
+
+def wav_bytes(x: np.ndarray, rate: int) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, x, rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return S.load(device=torch.device("cpu"))
+
+
+def test_silence_and_noise_give_no_digits(shipped):
+    model, _ = shipped
+    silence = S.transcribe(np.zeros(16000, np.float32), 16000, model)
+    assert silence.no_speech and not silence.prepared.speech and silence.digits == ""
+    hum = S.transcribe(0.001 * np.random.default_rng(0).standard_normal(16000).astype(np.float32), 16000, model)
+    assert hum.no_speech
+
+
+def test_the_example_clips_are_transcribed(shipped):
+    """The page's examples (made with espeak-ng for the page, not in the training data)."""
+    import json
+
+    model, _ = shipped
+    for name, example in json.loads((EXAMPLES / "examples.json").read_text()).items():
+        audio, rate = S.read_audio((EXAMPLES / example["file"]).read_bytes())
+        assert S.transcribe(audio, rate, model).digits == example["says"], name
+
+
+def test_save_and_load_give_identical_outputs(tmp_path, shipped):
+    from models.common import save_checkpoint
+
+    model, meta = shipped
+    save_checkpoint(model, meta, S.NAME, tmp_path)
+    again, _ = S.load(tmp_path, device=torch.device("cpu"))
+    x = torch.randn(2, S.N_MELS, 123)
+    with torch.inference_mode():
+        assert torch.equal(model(x), again(x))
+
+
+def test_fine_tuning_lowers_the_loss_and_leaves_the_shared_model_alone(shipped):
+    model, _ = shipped
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    audio, rate = sf.read(EXAMPLES / "pin_en-us.wav", dtype="float32")
+    slow = np.interp(np.arange(0, len(audio) - 1, 0.8), np.arange(len(audio)), audio).astype(np.float32)
+    clips = [(audio, rate, "4 1 5 9"), (slow, rate, "4 1 5 9")]
+    tuned, losses = S.fine_tune(model, clips, steps=15)
+    assert np.mean(losses[-3:]) < losses[0]
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k  # bit-identical
+    assert not any(p.requires_grad for p in model.parameters())
+    assert tuned is not model
+
+
+def test_preprocessing_is_shared_with_training():
+    """Training builds each utterance and calls models.speech.preprocess on it, as the page does."""
+    from train import speech as T
+
+    rng = np.random.default_rng(0)
+    clips = [{"audio": tone_burst(8000, 0.5), "digit": d, "speaker": "x", "index": 0} for d in range(10)]
+    audio, text = T.fsdd_string(clips, rng, 0.5, k=3)
+    x, lengths, targets, target_lengths = S.ctc_batch([(S.preprocess(audio, S.SAMPLE_RATE).features, text)])
+    assert torch.equal(x[0, :, : lengths[0]], S.preprocess(audio, S.SAMPLE_RATE).features)
+    assert targets.tolist() == [int(d) + 1 for d in text.split()]
+
+
+@pytest.fixture(scope="module")
+def fsdd_dir():
+    return require("speech/fsdd/manifest.csv")
+
+
+def test_shipped_model_on_the_fsdd_test_split(fsdd_dir, shipped):
+    """The official test clips (indices 0-4, voices it has heard, clips it has not), alone and in strings."""
+    from train import speech as T
+
+    model, meta = shipped
+    clips = [c for c in T.load_fsdd(str(fsdd_dir)) if c["index"] < 5]
+    singles, strings = T.evaluation_sets(clips, 100)
+    result = T.score(model, singles, strings)
+    assert result["single_digit_accuracy"] >= 0.95
+    assert result["string_digit_error_rate"] <= 0.05
+
+
+def test_training_dry_run(fsdd_dir, tmp_path):
+    from train.speech import TrainConfig, train
+
+    meta = train(TrainConfig(data_dir=str(fsdd_dir), out_dir=str(tmp_path), dry_run=True, synthetic=0))
+    model, _ = S.load(tmp_path, device=torch.device("cpu"))
+    assert meta["parameters"] == sum(p.numel() for p in model.parameters())

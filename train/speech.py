@@ -1,0 +1,319 @@
+"""Train the spoken-digit recogniser (conv + BiGRU + CTC) on strings built from FSDD clips and synthetic voices.
+
+    python -m train.speech --data-dir ../shared/data                    # the shipped model (all six speakers)
+    python -m train.speech --data-dir ../shared/data --holdout george   # speaker-independent measurement
+
+Reads DATA_DIR/speech/fsdd (3,000 clips, 6 speakers, 8 kHz; read-only). Each training utterance is
+1-7 clips joined with random pauses (a third of them tight or overlapping, as people say PINs),
+or a digit string spoken by espeak-ng in one of ~90 voice variants at random speed and pitch
+(when espeak-ng is installed), then augmented for other voices and microphones (speed/pitch,
+reverberation, band-limiting, noise, gain) and put through `models.speech.preprocess`, exactly
+what the page does to a recording.
+
+With --holdout SPEAKER, that speaker's 500 clips are never trained on; the script then reports
+the digit error rate on strings made of them and the accuracy on each of them alone.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchaudio.functional as AF
+from scipy.signal import fftconvolve
+from tqdm import tqdm
+
+from models import speech as S
+from models.common import WEIGHTS_DIR, count_parameters, save_checkpoint
+from train.common import default_data_dir, parse_config, seed_everything, training_record
+
+SPEAKERS = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
+ESPEAK_VOICES = ["en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029"]
+ESPEAK_VARIANTS = ["", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5", "klatt", "klatt2",
+                   "klatt3", "klatt4", "Alex", "Andy", "annie", "antonio", "aunty", "belinda", "benjamin", "boris",
+                   "caleb", "david", "edward", "grandma", "grandpa", "john", "linda", "max", "michel", "norbert",
+                   "paul", "pedro", "quincy", "rob", "robert", "steph", "travis", "victor", "zac"]
+PROVENANCE = {
+    "dataset": "Free Spoken Digit Dataset (Z. Jackson et al.): 3,000 clips, 6 adult male speakers, 8 kHz; "
+    "plus digit strings synthesised with espeak-ng",
+    "files": "speech/fsdd/recordings/*.wav, speech/fsdd/manifest.csv",
+    "license": "FSDD: CC BY-SA 4.0; espeak-ng voices: GPL-3.0 program, its output is not restricted",
+    "url": "https://github.com/Jakobovski/free-spoken-digit-dataset",
+}
+
+
+@dataclass
+class TrainConfig:
+    """Train the spoken-digit CTC recogniser."""
+
+    data_dir: str = default_data_dir()
+    out_dir: str = str(WEIGHTS_DIR)
+    holdout: str = ""  # a speaker never trained on (speaker-independent measurement)
+    steps: int = 2000
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 1e-2
+    synthetic: int = 3000  # espeak-ng utterances generated once (0 = none)
+    synthetic_fraction: float = 0.35  # share of training utterances that are synthetic
+    tight_fraction: float = 0.35  # share of joins with no pause (or a slight overlap)
+    eval_strings: int = 200
+    seed: int = 0
+    threads: int = 0
+    dry_run: bool = False
+    update_card: bool = False  # only copy the held-out runs' results (runs/speech/) into the shipped JSON
+
+
+# ---- data ------------------------------------------------------------------------------------
+def load_fsdd(data_dir: str) -> list[dict]:
+    """Every FSDD clip: {"audio": float32 at 8 kHz, "digit", "speaker", "index"}, each clip's level normalised
+    (theo is recorded ~20 dB more quietly than the others)."""
+    import soundfile as sf
+
+    folder = Path(data_dir) / "speech" / "fsdd"
+    clips = []
+    with open(folder / "manifest.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            audio, rate = sf.read(folder / "recordings" / row["filename"], dtype="float32")
+            assert rate == S.SAMPLE_RATE
+            audio = audio * (S.TARGET_RMS / (np.sqrt(np.mean(audio**2)) + 1e-8))
+            clips.append({"audio": audio, "digit": int(row["digit"]), "speaker": row["speaker"], "index": int(row["index"])})
+    return clips
+
+
+def espeak(text: str, voice: str, speed: int, pitch: int, gap: int) -> np.ndarray:
+    """Speak `text` with espeak-ng -> float32 at 8 kHz, trimmed to the speech."""
+    import soundfile as sf
+    import io
+
+    wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-g", str(gap), "--stdout", text],
+                         capture_output=True, check=True).stdout
+    audio, rate = sf.read(io.BytesIO(wav), dtype="float32")
+    audio = S.resample(audio, rate)
+    span = S.speech_span(audio)
+    return audio[span[0] : span[1]] if span else audio
+
+
+def synthesize(n: int, seed: int, cache_dir: Path) -> list[tuple[np.ndarray, str]]:
+    """n synthetic digit strings [(audio, "4 1 5")], made once and cached in runs/ (git-ignored)."""
+    cache = cache_dir / f"synthetic_{n}_{seed}.npz"
+    if cache.exists():
+        z = np.load(cache, allow_pickle=False)
+        return [(z[f"a{i}"], str(z[f"t{i}"])) for i in range(n)]
+    if n == 0:
+        return []
+    if shutil.which("espeak-ng") is None:
+        print("espeak-ng not found (apt-get install -y espeak-ng): training without synthetic voices", flush=True)
+        return []
+    rng = np.random.default_rng(seed)
+    jobs = []
+    for _ in range(n):
+        digits = rng.integers(0, 10, rng.integers(1, 8))
+        variant = ESPEAK_VARIANTS[rng.integers(len(ESPEAK_VARIANTS))]
+        voice = ESPEAK_VOICES[rng.integers(len(ESPEAK_VOICES))] + (f"+{variant}" if variant else "")
+        jobs.append((" ".join(S.WORDS[d] for d in digits), voice, int(rng.integers(120, 300)), int(rng.integers(15, 85)),
+                     int(rng.choice([0, 0, 1, 3, 8])), " ".join(map(str, digits))))
+    with ThreadPoolExecutor(4) as pool:
+        audios = list(tqdm(pool.map(lambda j: espeak(*j[:5]), jobs), total=n, desc="espeak-ng", leave=False))
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, **{f"a{i}": a for i, a in enumerate(audios)}, **{f"t{i}": j[5] for i, j in enumerate(jobs)})
+    return [(a, j[5]) for a, j in zip(audios, jobs)]
+
+
+def join(parts: list[np.ndarray], gaps: list[float]) -> np.ndarray:
+    """Concatenate clips with a pause (seconds) between each; a negative pause overlaps them (cross-fade)."""
+    out = parts[0]
+    for part, gap in zip(parts[1:], gaps):
+        n = int(gap * S.SAMPLE_RATE)
+        if n >= 0:
+            out = np.concatenate([out, np.zeros(n, np.float32), part])
+        else:
+            n = min(-n, len(out) // 2, len(part) // 2)
+            fade = np.linspace(1, 0, n, dtype=np.float32)
+            mixed = out[-n:] * fade + part[:n] * (1 - fade)
+            out = np.concatenate([out[:-n], mixed, part[n:]])
+    return out
+
+
+def noise(rng, n: int) -> np.ndarray:
+    """White, pink or brown noise (n,), unit RMS."""
+    white = rng.standard_normal(n).astype(np.float32)
+    colour = rng.integers(3)
+    if colour:
+        spectrum = np.fft.rfft(white)
+        f = np.maximum(np.arange(len(spectrum)), 1)
+        spectrum /= f ** (0.5 * colour)
+        white = np.fft.irfft(spectrum, n).astype(np.float32)
+    return white / (np.sqrt(np.mean(white**2)) + 1e-8)
+
+
+def augment(x: np.ndarray, rng) -> np.ndarray:
+    """Other voices and microphones: speed/pitch, reverberation, band-limiting, noise, level, leading/trailing silence."""
+    factor = rng.uniform(0.82, 1.2)  # resampling changes tempo and pitch (vocal-tract length) together
+    x = np.interp(np.arange(0, len(x) - 1, factor), np.arange(len(x)), x).astype(np.float32)
+    if rng.random() < 0.3:  # a room: exponentially decaying noise as the impulse response
+        rt60 = rng.uniform(0.1, 0.5)
+        t = np.arange(int(rt60 * S.SAMPLE_RATE)) / S.SAMPLE_RATE
+        ir = rng.standard_normal(len(t)).astype(np.float32) * np.exp(-6.9 * t / rt60).astype(np.float32)
+        ir[0] = 1.0
+        x = fftconvolve(x, ir / np.abs(ir).sum() * 3)[: len(x)].astype(np.float32)
+    if rng.random() < 0.3:
+        xt = torch.from_numpy(x)
+        xt = AF.lowpass_biquad(xt, S.SAMPLE_RATE, float(rng.uniform(2000, 3800)))
+        xt = AF.highpass_biquad(xt, S.SAMPLE_RATE, float(rng.uniform(80, 400)))
+        x = xt.numpy()
+    lead, trail = (np.zeros(int(rng.uniform(0.05, 0.6) * S.SAMPLE_RATE), np.float32) for _ in range(2))
+    x = np.concatenate([lead, x, trail])
+    rms = np.sqrt(np.mean(x**2)) + 1e-8
+    if rng.random() < 0.85:
+        snr_db = rng.uniform(5, 40)
+        x = x + noise(rng, len(x)) * rms * 10 ** (-snr_db / 20)
+    return (x * 10 ** (rng.uniform(-30, 6) / 20)).astype(np.float32)
+
+
+def fsdd_string(clips: list[dict], rng, tight_fraction: float, k: int | None = None) -> tuple[np.ndarray, str]:
+    k = k or int(rng.integers(1, 8))
+    chosen = [clips[i] for i in rng.integers(0, len(clips), k)]
+    gaps = [rng.uniform(-0.04, 0.02) if rng.random() < tight_fraction else rng.uniform(0.03, 0.4) for _ in range(k - 1)]
+    parts = [c["audio"] * 10 ** (rng.uniform(-4, 4) / 20) for c in chosen]
+    return join(parts, gaps), " ".join(str(c["digit"]) for c in chosen)
+
+
+def training_batch(clips, synthetic, rng, cfg: TrainConfig):
+    items = []
+    for _ in range(cfg.batch_size):
+        if synthetic and rng.random() < cfg.synthetic_fraction:
+            audio, text = synthetic[rng.integers(len(synthetic))]
+        else:
+            audio, text = fsdd_string(clips, rng, cfg.tight_fraction)
+        items.append((S.preprocess(augment(audio, rng), S.SAMPLE_RATE).features, text))
+    return S.ctc_batch(items)
+
+
+# ---- evaluation ------------------------------------------------------------------------------
+def evaluation_sets(clips: list[dict], n_strings: int, seed: int = 1234):
+    """Single clips, and strings of 2-7 of them with 50-300 ms pauses and 0.3 s of silence around (no augmentation)."""
+    rng = np.random.default_rng(seed)
+    singles = [(np.pad(c["audio"], int(0.3 * S.SAMPLE_RATE)), str(c["digit"])) for c in clips]
+    strings = []
+    for _ in range(n_strings):
+        k = int(rng.integers(2, 8))
+        chosen = [clips[i] for i in rng.integers(0, len(clips), k)]
+        audio = join([c["audio"] for c in chosen], list(rng.uniform(0.05, 0.3, k - 1)))
+        strings.append((np.pad(audio, int(0.3 * S.SAMPLE_RATE)), " ".join(str(c["digit"]) for c in chosen)))
+    return singles, strings
+
+
+def score(model, singles, strings) -> dict:
+    model.eval()
+    single_ok = sum(S.transcribe(a, S.SAMPLE_RATE, model).digits == t for a, t in singles)
+    errors = sum(S.digit_errors(t, S.transcribe(a, S.SAMPLE_RATE, model).digits) for a, t in strings)
+    total = sum(len(t.split()) for _, t in strings)
+    return {"single_digit_accuracy": round(single_ok / max(1, len(singles)), 4), "single_digits": len(singles),
+            "string_digit_error_rate": round(errors / max(1, total), 4), "strings": len(strings), "string_digits": total}
+
+
+def train(cfg: TrainConfig) -> dict:
+    process_start = time.time()
+    seed_everything(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    rng = np.random.default_rng(cfg.seed)
+    clips = load_fsdd(cfg.data_dir)
+    if cfg.holdout:
+        assert cfg.holdout in SPEAKERS, f"--holdout must be one of {SPEAKERS}"
+        train_clips = [c for c in clips if c["speaker"] != cfg.holdout]
+        test_clips = [c for c in clips if c["speaker"] == cfg.holdout]
+        test_name = f"held-out speaker {cfg.holdout} (all 500 clips)"
+    else:  # the shipped model: FSDD's official split (clip indices 0-4 are the test set)
+        train_clips = [c for c in clips if c["index"] >= 5]
+        test_clips = [c for c in clips if c["index"] < 5]
+        test_name = "FSDD official test split (clips 0-4 of all six speakers: voices it has heard)"
+    steps = 5 if cfg.dry_run else cfg.steps
+    synthetic = synthesize(min(8, cfg.synthetic) if cfg.dry_run else cfg.synthetic, cfg.seed, Path("runs") / "speech")
+    singles, strings = evaluation_sets(test_clips[:20] if cfg.dry_run else test_clips, 5 if cfg.dry_run else cfg.eval_strings)
+
+    model_cfg = S.Config()
+    model = S.SpeechNet(model_cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.15)
+    curve, start, losses = [], time.time(), []
+    every = max(1, steps // 10)
+    bar = tqdm(range(steps), mininterval=5, leave=False)
+    for step in bar:
+        model.train()
+        x, lengths, targets, target_lengths = training_batch(train_clips, synthetic, rng, cfg)
+        loss = S.ctc_loss(model, x, lengths, targets, target_lengths)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+        if (step + 1) % every == 0 or step + 1 == steps:
+            quick = score(model, singles[::5], strings[::5])
+            curve.append({"step": step + 1, "epoch": round((step + 1) / every, 1), "train_loss": round(float(np.mean(losses[-every:])), 4),
+                          **quick, "seconds": round(time.time() - start, 1)})
+            print(f"step {step + 1}: " + ", ".join(f"{k} {v}" for k, v in curve[-1].items() if k != "step"), flush=True)
+    seconds = time.time() - start
+    metrics = {"test_set": test_name, **score(model, singles, strings)}
+    print(metrics, f"training {seconds / 60:.1f} min", flush=True)
+
+    meta = {
+        "name": S.NAME,
+        "architecture": "log-mel (40 bands, 0-4 kHz) -> 2 conv layers (128 channels, each with stride 2: 40 ms frames) "
+        f"-> {model_cfg.layers}-layer bidirectional GRU ({model_cfg.hidden} per direction) -> linear 11 (blank + ten digits), CTC",
+        "config": S.config_dict(model_cfg),
+        "parameters": count_parameters(model),
+        "labels": S.LABELS,
+        "preprocessing": {"sample_rate": S.SAMPLE_RATE, "n_fft": S.N_FFT, "win_length": S.WIN_LENGTH, "hop_length": S.HOP_LENGTH,
+                          "n_mels": S.N_MELS, "f_min": S.F_MIN, "f_max": S.F_MAX, "target_rms": S.TARGET_RMS,
+                          "pad_seconds": S.PAD_SECONDS, "normalisation": "per-band mean/variance over the utterance"},
+        "metrics": metrics,
+        "held_out_speakers": held_out_results(cfg.out_dir) if not cfg.holdout else {},
+        "curve": curve,
+        "training": training_record("train.speech", cfg, seconds, process_start) | {
+            "precision": "fp32", "synthetic_utterances": len(synthetic),
+            "training_speakers": sorted({c["speaker"] for c in train_clips})},
+        "data": PROVENANCE,
+    }
+    if cfg.holdout:  # a measurement run: results beside the weights' folder, not a shipped model
+        out = Path("runs") / "speech"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"holdout_{cfg.holdout}.json").write_text(json.dumps(meta, indent=1) + "\n")
+    elif not cfg.dry_run or cfg.out_dir != str(WEIGHTS_DIR):
+        save_checkpoint(model, meta, S.NAME, cfg.out_dir)
+    return meta
+
+
+def held_out_results(out_dir: str) -> dict:
+    """The speaker-independent runs' results (runs/speech/holdout_*.json), for the model card."""
+    results = {}
+    for path in sorted((Path("runs") / "speech").glob("holdout_*.json")):
+        meta = json.loads(path.read_text())
+        results[path.stem.split("_", 1)[1]] = {**{k: v for k, v in meta["metrics"].items() if k != "test_set"},
+                                              "command": meta["training"]["command"],
+                                              "minutes": round(meta["training"]["seconds"] / 60, 1)}
+    return results
+
+
+def update_card(out_dir: str) -> dict:
+    """Put the held-out-speaker results into the shipped model's JSON (the weights are not touched)."""
+    path = Path(out_dir) / f"{S.NAME}.json"
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta["held_out_speakers"] = held_out_results(out_dir)
+    path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return meta
+
+
+if __name__ == "__main__":
+    config = parse_config(TrainConfig)
+    update_card(config.out_dir) if config.update_card else train(config)
