@@ -304,7 +304,7 @@ def fine_tune(model: SpeechNet, clips: list[tuple[np.ndarray, int, str]], steps:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(tuned.parameters(), 1.0)
             opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         if progress is not None:
             progress(step + 1, steps, losses[-1])
     for p in tuned.parameters():

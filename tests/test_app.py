@@ -20,7 +20,7 @@ def app() -> AppTest:
 
 
 def all_text(at: AppTest) -> str:
-    parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error")
+    parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "info", "success", "warning", "error")
              for e in getattr(at, kind)]
     return "\n".join(str(p) for p in parts)
 
@@ -164,7 +164,7 @@ def test_embeddings_page_opens_on_the_precomputed_map():
     assert "t-SNE of the 1,000 most frequent words" in text
     assert "WordSim-353" in text and "CC BY-SA 3.0" in text
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert sum(len(trace["x"]) for trace in spec["data"]) == 1000  # every word of the map, in its cluster's trace
+    assert sum(len(trace["text"]) for trace in spec["data"]) == 1000  # every word of the map, in its cluster's trace
     assert "b − a + c" in text and "queen" in text  # the default analogy, king − man + woman
 
 
@@ -261,7 +261,7 @@ def test_speech_page_record_and_teach_it_your_voice():
     at = speech_page()
     at.segmented_control(key="source").set_value("Record").run()
     assert "Record" in at.info[0].value
-    at.audio_input(key="recording").set_value(example_wav("phone_scotland.wav")).run()
+    at.audio_input(key="recording").set_value(("recording.wav", example_wav("phone_scotland.wav"), "audio/wav")).run()
     assert not at.exception and "0 7 7 0 9 0 0 4 6 1" in all_text(at)
     # Enrolment: four recordings of the prompts (a synthetic voice here), then adapt.
     from conftest import espeak_wav
@@ -269,7 +269,7 @@ def test_speech_page_record_and_teach_it_your_voice():
     assert at.button(key="adapt").disabled
     for i, prompt in enumerate(["zero one two three four", "five six seven eight nine", "nine seven five three one",
                                 "eight six four two zero"]):
-        at.audio_input(key=f"enrol_{i}").set_value(espeak_wav(prompt, voice="en-us+m3"))
+        at.audio_input(key=f"enrol_{i}").set_value((f"enrol_{i}.wav", espeak_wav(prompt, voice="en-us+m3"), "audio/wav"))
     at.run()
     assert not at.button(key="adapt").disabled
     at.button(key="adapt").click().run(timeout=120)

@@ -115,11 +115,11 @@ def test_record_spoken_digits_with_the_microphone(microphone_page, app_url):
     page = microphone_page
     page.goto(f"{app_url}/speech")
     page.get_by_text("The clip says").wait_for()  # the first example is transcribed at once
-    page.get_by_text("Record", exact=True).click()  # the segmented control
+    page.get_by_text("Record", exact=True).first.click()  # the segmented control
     page.get_by_text("Say a few digits").wait_for()
-    page.get_by_role("button", name="Record").click()
+    page.get_by_role("button", name="Record").first.click()  # the main recorder (the enrolment ones come later)
     page.wait_for_timeout(3500)
-    page.get_by_role("button", name="Stop recording").click()
+    page.get_by_role("button", name="Stop recording").first.click()
     page.get_by_text("3 7 1", exact=True).wait_for(timeout=60_000)
     page.get_by_text("three seven one").wait_for()
     assert page.get_by_text("Traceback").count() == 0

@@ -76,14 +76,15 @@ def read_corpus(data_dir: str, max_lines: int | None = None):
 
 
 def build_vocab(lines, min_count: int):
-    """-> (vocab most frequent first, counts, token ids (T,), sentence ids (T,)) without rare words."""
+    """-> (vocab most frequent first, counts, token ids (T,), sentence ids (T,)) without rare words, total tokens."""
     counts = collections.Counter(w for words in lines for w in words)
     vocab = [w for w, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= min_count]
+    total = sum(counts.values())  # every token, rare words included
     index = {w: i for i, w in enumerate(vocab)}
     ids = [[index[w] for w in words if w in index] for words in lines]
     tokens = np.fromiter((i for s in ids for i in s), dtype=np.int64)
     sentences = np.repeat(np.arange(len(ids)), [len(s) for s in ids])
-    return vocab, np.array([counts[w] for w in vocab], dtype=np.int64), tokens, sentences
+    return vocab, np.array([counts[w] for w in vocab], dtype=np.int64), tokens, sentences, total
 
 
 def read_wordsim(data_dir: str) -> list[tuple[str, str, float]]:
@@ -161,7 +162,7 @@ def train(cfg: TrainConfig) -> dict:
         torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     lines = read_corpus(cfg.data_dir, max_lines=2000 if cfg.dry_run else None)
-    vocab, counts, tokens, sentences = build_vocab(lines, 2 if cfg.dry_run else cfg.min_count)
+    vocab, counts, tokens, sentences, total_tokens = build_vocab(lines, 2 if cfg.dry_run else cfg.min_count)
     del lines
     print(f"{len(tokens):,} tokens, vocabulary {len(vocab):,}", flush=True)
     model_cfg = E.Config(vocab_size=len(vocab), dim=cfg.dim, window=cfg.window, negatives=cfg.negatives,
@@ -202,7 +203,7 @@ def train(cfg: TrainConfig) -> dict:
         "parameters": 2 * len(vocab) * cfg.dim,
         "shipped_words": len(emb.vocab),
         "corpus_tokens": int(len(tokens)),
-        "corpus_tokens_all": int(counts.sum()),
+        "corpus_tokens_all": int(total_tokens),
         "vocabulary_training": len(vocab),
         "preprocessing": {"tokenizer": E.TOKEN_PATTERN.pattern + " on lower-cased text", "min_count": cfg.min_count},
         "metrics": metrics,

@@ -57,7 +57,7 @@ class TrainConfig:
     data_dir: str = default_data_dir()
     out_dir: str = str(WEIGHTS_DIR)
     holdout: str = ""  # a speaker never trained on (speaker-independent measurement)
-    steps: int = 2000
+    steps: int = 1000
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-2
