@@ -42,11 +42,12 @@ def checkpoint_paths(name: str, weights_dir: Path | str | None = None) -> tuple[
     return folder / f"{name}.safetensors", folder / f"{name}.json"
 
 
-def save_checkpoint(model: torch.nn.Module, meta: dict, name: str, weights_dir=None) -> tuple[Path, Path]:
-    """Write the state_dict as safetensors and `meta` as pretty JSON beside it."""
+def save_checkpoint(model: torch.nn.Module | dict, meta: dict, name: str, weights_dir=None) -> tuple[Path, Path]:
+    """Write the state_dict (or a dict of tensors) as safetensors and `meta` as pretty JSON beside it."""
     st_path, json_path = checkpoint_paths(name, weights_dir)
     st_path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    tensors = model if isinstance(model, dict) else model.state_dict()
+    state = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     save_file(state, str(st_path))
     json_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return st_path, json_path

@@ -154,11 +154,11 @@ def test_tsne_separates_clusters_and_reports_progress():
 
 
 def test_save_and_load_give_identical_vectors(tmp_path, table):
-    from train.embeddings import save
+    from models.common import save_checkpoint
 
     views = {"tsne_5": torch.arange(15, dtype=torch.float32).view(5, 3)}
     meta = {"vocab": table.vocab, "config": {}, "metrics": {}}
-    save({"vectors": torch.from_numpy(table.vectors).half(), **views}, meta, str(tmp_path))
+    save_checkpoint({"vectors": torch.from_numpy(table.vectors).half(), **views}, meta, E.NAME, tmp_path)
     loaded = E.load(tmp_path)
     assert loaded.vocab == table.vocab
     np.testing.assert_array_equal(loaded.vectors, table.vectors)  # these values are exact in fp16

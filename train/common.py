@@ -44,6 +44,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def start_run(cfg) -> float:
+    """Seed everything, set the thread count (cfg.threads, 0 = all cores); -> the start time."""
+    start = time.time()
+    seed_everything(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    return start
+
+
 def hardware() -> str:
     """What the training ran on, for the model card."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

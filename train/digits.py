@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from models import digits
 from models.common import WEIGHTS_DIR, count_parameters, save_checkpoint
-from train.common import autocast, default_data_dir, evaluate, parse_config, seed_everything, training_record
+from train.common import autocast, default_data_dir, evaluate, parse_config, start_run, training_record
 
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -101,10 +101,7 @@ def augment(x: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
 
 
 def train(cfg: TrainConfig) -> dict:
-    process_start = time.time()
-    seed_everything(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    process_start = start_run(cfg)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     limit = 512 if cfg.dry_run else None
     x_train, y_train = load_split(cfg.data_dir, "train", limit)

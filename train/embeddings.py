@@ -23,8 +23,8 @@ from tqdm import tqdm
 
 from models import embeddings as E
 from models import tsne
-from models.common import WEIGHTS_DIR
-from train.common import default_data_dir, parse_config, seed_everything, training_record
+from models.common import WEIGHTS_DIR, save_checkpoint
+from train.common import default_data_dir, parse_config, start_run, training_record
 
 CORPUS_FILES = ["enwiki_2015_15m", "gutenberg_en", "nltk_abc", "nltk_brown", "nltk_inaugural_state_union"]
 ANALOGY_TOP = 30000
@@ -156,10 +156,7 @@ def shipped(model: E.SkipGram, vocab, cfg: TrainConfig) -> E.Embeddings:
 
 
 def train(cfg: TrainConfig) -> dict:
-    process_start = time.time()
-    seed_everything(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    process_start = start_run(cfg)
     rng = np.random.default_rng(cfg.seed)
     lines = read_corpus(cfg.data_dir, max_lines=2000 if cfg.dry_run else None)
     vocab, counts, tokens, sentences, total_tokens = build_vocab(lines, 2 if cfg.dry_run else cfg.min_count)
@@ -216,20 +213,9 @@ def train(cfg: TrainConfig) -> dict:
     }
     tensors = {"vectors": torch.from_numpy(emb.vectors).half(), **views}
     if not cfg.dry_run or cfg.out_dir != str(WEIGHTS_DIR):  # a dry run never replaces the shipped model
-        save(tensors, meta, cfg.out_dir)
+        save_checkpoint(tensors, meta, E.NAME, cfg.out_dir)
     print({k: v for k, v in metrics.items()}, f"training {seconds / 60:.1f} min", flush=True)
     return meta
-
-
-def save(tensors: dict, meta: dict, out_dir: str) -> None:
-    import json
-
-    from safetensors.torch import save_file
-
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(folder / f"{E.NAME}.safetensors"))
-    (folder / f"{E.NAME}.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

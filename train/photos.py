@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from models import photos
 from models.common import WEIGHTS_DIR, count_parameters, save_checkpoint
-from train.common import autocast, default_data_dir, parse_config, seed_everything, training_record
+from train.common import autocast, default_data_dir, parse_config, start_run, training_record
 from train.common import evaluate as common_evaluate
 
 ARCHIVE = Path("vision") / "cifar10" / "cifar10-jpeg.tar.gz"
@@ -172,10 +172,7 @@ def triangle(step: int, total: int, start=0.2, peak_at=0.23, end=0.07) -> float:
 
 
 def train(cfg: TrainConfig) -> dict:
-    process_start = time.time()
-    seed_everything(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    process_start = start_run(cfg)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     limit = 500 if cfg.dry_run else None
     x_train, y_train = load_split(cfg.data_dir, "train", limit)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import shutil
 import subprocess
 import time
@@ -33,7 +32,7 @@ from tqdm import tqdm
 
 from models import speech as S
 from models.common import WEIGHTS_DIR, count_parameters, save_checkpoint
-from train.common import default_data_dir, parse_config, seed_everything, training_record
+from train.common import default_data_dir, parse_config, start_run, training_record
 
 SPEAKERS = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
 ESPEAK_VOICES = ["en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029"]
@@ -221,10 +220,7 @@ def score(model, singles, strings) -> dict:
 
 
 def train(cfg: TrainConfig) -> dict:
-    process_start = time.time()
-    seed_everything(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    process_start = start_run(cfg)
     rng = np.random.default_rng(cfg.seed)
     clips = load_fsdd(cfg.data_dir)
     if cfg.holdout:
