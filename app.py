@@ -14,6 +14,7 @@ pages = {
     ],
     "Speech and language": [
         st.Page("app_pages/speech.py", title="Record speech", icon=":material/mic:"),
+        st.Page("app_pages/translate.py", title="Translate a sentence", icon=":material/translate:"),
         st.Page("app_pages/embeddings.py", title="Explore word embeddings", icon=":material/scatter_plot:"),
     ],
 }

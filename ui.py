@@ -328,3 +328,21 @@ def speech_figure(result, labels: list[str], hop_seconds: float) -> go.Figure:
     fig.update_layout(height=620, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.12),
                       hovermode="x unified")
     return fig
+
+
+def attention_heatmap(attention, source_tokens: list[str], target_tokens: list[str]) -> go.Figure:
+    """Attention weights, one row per target subword (top to bottom, as written) x source subwords."""
+    # Plotly's category axes merge repeated labels: number them invisibly with zero-width spaces.
+    unique = lambda tokens: [t + "\u200b" * i for i, t in enumerate(tokens)]  # noqa: E731
+    fig = go.Figure(go.Heatmap(
+        z=np.asarray(attention), x=unique(source_tokens), y=unique(target_tokens), zmin=0, zmax=1,
+        colorscale="Blues", colorbar=dict(title="weight", thickness=12),
+        hovertemplate="%{y} ← %{x}: %{z:.2f}<extra></extra>",
+    ))
+    side = 28  # pixels per token row
+    fig.update_layout(
+        height=max(260, 90 + side * len(target_tokens)), margin=dict(l=10, r=10, t=30, b=10),
+        xaxis=dict(side="top", type="category", tickangle=-45, title=None),
+        yaxis=dict(autorange="reversed", type="category", title=None),
+    )
+    return fig

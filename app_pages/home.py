@@ -30,6 +30,7 @@ photos_metrics = model_meta("photos")["metrics"]
 embeddings_metrics = model_meta("embeddings")["metrics"]
 speech_meta = model_meta("speech")
 speech_held_out = speech_meta.get("held_out_speakers", {})
+translate_metrics = model_meta("translate").get("metrics", {})
 # (page, title, icon, what it shows, the review's section, measured result)
 EXAMPLES = [
     ("app_pages/digits.py", "Draw a digit", ":material/draw:",
@@ -46,6 +47,11 @@ EXAMPLES = [
      (f"{sum(r['string_digit_error_rate'] for r in speech_held_out.values()) / len(speech_held_out):.1%} digit errors "
       f"on voices it never heard (mean of {len(speech_held_out)} held-out speakers)") if speech_held_out else
      f"{speech_meta['metrics']['single_digit_accuracy']:.1%} of FSDD test digits"),
+    ("app_pages/translate.py", "Translate a sentence", ":material/translate:",
+     "An English sentence goes into a recurrent encoder–decoder and comes out in French; the attention "
+     "map shows which English words it looked at for each French word.", "Recurrent neural networks; machine translation",
+     (f"BLEU {translate_metrics['tatoeba']['beam5']['bleu']:.1f} on held-out Tatoeba sentences, "
+      f"{translate_metrics['multi30k']['beam5']['bleu']:.1f} on Multi30k test 2016") if translate_metrics else "not scored yet"),
     ("app_pages/embeddings.py", "Explore word embeddings", ":material/scatter_plot:",
      "Skip-gram word vectors learned from 22 million words of Wikipedia and books, in a 3D map you can "
      "rotate and search, with vector arithmetic (king − man + woman).", "Distributed representations and language processing",

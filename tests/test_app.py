@@ -34,7 +34,8 @@ def test_home_page():
     links = {link.proto.page: link.proto.label for link in at.get("page_link")}
     # A card for each page that exists, no placeholders.
     assert links == {"digits": "**Draw a digit**", "photos": "**Upload a photo**",
-                     "speech": "**Record speech**", "embeddings": "**Explore word embeddings**"}
+                     "speech": "**Record speech**", "translate": "**Translate a sentence**",
+                     "embeddings": "**Explore word embeddings**"}
 
 
 def chart_titles(at: AppTest) -> list[str]:
@@ -277,3 +278,46 @@ def test_speech_page_record_and_teach_it_your_voice():
     assert "Adapted. Digit errors on your recordings" in all_text(at)
     assert at.toggle(key="use_adapted").value
     assert "by your adapted copy" in all_text(at)
+
+
+def translate_page() -> AppTest:
+    at = app()
+    at.switch_page("app_pages/translate.py").run()
+    assert not at.exception
+    return at
+
+
+def translation(at: AppTest) -> str:
+    shown = [m.value for m in at.markdown if "class='translation'" in m.value]
+    assert len(shown) == 1
+    return shown[0]
+
+
+def test_translate_page_translates_the_first_example_at_once():
+    at = translate_page()
+    assert "Je ne sais pas" in translation(at)
+    assert len(at.get("plotly_chart")) == 2  # the attention map, and the curves in the model card
+    text = all_text(at)
+    assert "CC BY 2.0 FR" in text and "Tatoeba" in text and "Multi30k" in text and "BLEU" in text
+
+
+def test_translate_page_typed_sentence_beam_and_examples():
+    at = translate_page()
+    at.text_input(key="sentence").set_value("The cat is sleeping on the sofa.").run()
+    assert not at.exception and "chat" in translation(at)
+    at.select_slider(key="beam").set_value(1).run()
+    assert not at.exception and "chat" in translation(at)
+    at.pills(key="example").set_value("Two children are playing football in the park.").run()
+    assert not at.exception and "enfants" in translation(at)
+
+
+def test_translate_page_bad_input():
+    at = translate_page()
+    at.text_input(key="sentence").set_value("   ").run()
+    assert not at.exception and "Type an English sentence" in all_text(at)
+    at.text_input(key="sentence").set_value("x" * 10_000).run()
+    assert not at.exception and "takes up to 300" in all_text(at)
+    at.text_input(key="sentence").set_value("<script>alert('hi')</script> **bold** 😀").run()
+    assert not at.exception
+    assert "<script" not in translation(at).split(">", 1)[1]  # whatever comes out is escaped
+    assert "😀" in all_text(at)  # named as not in the vocabulary

@@ -85,6 +85,18 @@ def test_search_a_word_and_read_its_neighbours(page, app_url):
     assert page.get_by_text("Traceback").count() == 0
 
 
+def test_type_a_sentence_and_read_the_french(page, app_url):
+    page.goto(f"{app_url}/translate")
+    page.get_by_text("Je ne sais pas").wait_for()  # the first example, translated at once
+    box = page.get_by_label("English sentence")
+    box.fill("I like apples.")
+    box.press("Enter")
+    answer = page.locator(".translation")
+    answer.filter(has_text="pommes").wait_for()
+    assert "pommes" in answer.inner_text()
+    assert page.get_by_text("Traceback").count() == 0
+
+
 @pytest.fixture
 def microphone_wav(tmp_path_factory):
     """Spoken digits for Chromium's fake microphone: 0.5 s of silence, "three seven one", then 5 s of silence

@@ -1,0 +1,110 @@
+"""Translate a sentence: English -> French with an RNN encoder-decoder and attention."""
+import html
+
+import pandas as pd
+import streamlit as st
+
+from models import translate
+from ui import attention_heatmap, epoch_lines, load_model, model_card
+
+EXAMPLES = [
+    "I don't know what to do.",
+    "The cat is sleeping on the sofa.",
+    "A man in an orange hat is looking at something.",
+    "Two children are playing football in the park.",
+    "Could you help me carry these boxes, please?",
+    "She has lived in Paris for ten years.",
+]
+BEAM_SIZES = [1, 2, 3, 5, 8, 10]
+DEFAULT_BEAM = 5
+
+model = load_model(translate.NAME)
+meta = model.meta
+metrics = meta.get("metrics", {})
+
+st.title("🇫🇷 Translate a sentence")
+st.markdown(
+    "A **recurrent encoder–decoder** reads your English sentence one subword at a time into a sequence of "
+    "vectors, then writes French one subword at a time. At every step the decoder **attends**: it weighs the "
+    "English words it needs now (Bahdanau, Cho & Bengio, 2015), the review's example of a network that reads, "
+    "keeps the meaning, and writes it in another language. Trained here, from scratch, on "
+    f"{meta['data']['train_pairs']:,} sentence pairs."
+)
+
+if "sentence" not in st.session_state:
+    st.session_state.sentence = EXAMPLES[0]
+
+
+def use_example() -> None:
+    if st.session_state.example:
+        st.session_state.sentence = st.session_state.example
+
+
+st.pills("Examples", EXAMPLES, key="example", on_change=use_example)
+left, right = st.columns([4, 1])
+sentence = left.text_input("English sentence", key="sentence", placeholder="Type a sentence and press Enter")
+beam = right.select_slider("Beam size", BEAM_SIZES, value=DEFAULT_BEAM, key="beam",
+                           help="How many partial translations the decoder keeps at each step. 1 = greedy.")
+
+try:
+    result = model.translate(sentence, beam) if sentence.strip() else None
+except translate.InputError as error:
+    st.warning(str(error), icon=":material/short_text:")
+    result = None
+if result is None and not sentence.strip():
+    st.info("Type an English sentence above, or pick an example.", icon=":material/keyboard:")
+
+if result is not None:
+    # html.escape: whatever was typed (HTML, Markdown) is shown as text, never rendered
+    st.markdown(f"<div class='translation' style='font-size:2rem;font-weight:600;line-height:1.3'>"
+                f"{html.escape(result.text) or '&nbsp;'}</div>", unsafe_allow_html=True)
+    notes = []
+    if result.unknown:
+        notes.append("Not in the vocabulary, read as an unknown token: " + " ".join(result.unknown))
+    if result.truncated:
+        notes.append(f"Only the first {translate.MAX_SOURCE_TOKENS - 1} subwords were read.")
+    for note in notes:
+        st.caption(note)
+
+    tab_attention, tab_nbest = st.tabs(["Attention", f"{len(result.candidates)}-best list"])
+    with tab_attention:
+        st.plotly_chart(attention_heatmap(result.attention, result.source_tokens, result.target_tokens),
+                        key="attention")
+        st.caption("Each row is one French subword as it was written; its cells show where the decoder looked in "
+                   "the English (each row sums to 1). ▁ marks the start of a word: rare words are split into "
+                   "pieces, so no word is ever out of vocabulary. Word order that differs between the languages "
+                   "shows up off the diagonal.")
+    with tab_nbest:
+        table = pd.DataFrame({
+            "translation": [c.text for c in result.candidates],
+            "log-probability per subword": [round(c.score, 3) for c in result.candidates],
+        })
+        st.dataframe(table, hide_index=True, width="stretch")
+        st.caption("Beam search keeps the best partial translations at every step; finished ones are ranked by "
+                   "their log-probability divided by their length (so short ones are not favoured). Closer to 0 = "
+                   "more confident.")
+
+# ---- model card -----------------------------------------------------------------------------
+with st.expander("Model card", icon=":material/info:"):
+    lines = [f"**Vocabulary:** {meta['tokenizer']['vocab_size']:,} {meta['tokenizer']['kind']}"]
+    for name, label in (("tatoeba", f"Tatoeba test split ({meta['data']['test_tatoeba_sentences']:,} English "
+                         f"sentences, {meta['data']['test_tatoeba_references']:,} references)"),
+                        ("multi30k", f"Multi30k test_2016_flickr ({meta['data']['test_multi30k_sentences']:,} sentences)")):
+        if name in metrics:
+            m = metrics[name]
+            lines.append(f"**{label}:** BLEU **{m['beam5']['bleu']:.1f}** with beam 5 ({m['beam1']['bleu']:.1f} greedy), "
+                         f"chrF {m['beam5']['chrf']:.1f}")
+    if metrics:
+        lines.append(f"Scored with sacreBLEU (`{metrics['tatoeba']['beam5']['signature']}`) on detokenised text; "
+                     "hypotheses and references normalised alike (NFKC).")
+    lines.append(f"**Model selection:** epoch {meta['selected_epoch']} of {len(meta['curve'])}, best greedy BLEU on "
+                 f"the validation sets ({meta['data']['val_tatoeba_sentences']:,} Tatoeba sentences + Multi30k val)")
+    model_card(meta, lines)
+    st.plotly_chart(epoch_lines(meta["curve"], {"train_loss": "training loss (label-smoothed)",
+                                                "val_tatoeba_bleu_greedy": "Tatoeba val BLEU (greedy)",
+                                                "val_multi30k_bleu_greedy": "Multi30k val BLEU (greedy)"}),
+                    key="curves")
+    st.caption("English–French sentence pairs from the Tatoeba Project (https://tatoeba.org), contributors of Tatoeba, "
+               "as compiled by www.manythings.org/anki; licensed CC BY 2.0 FR; normalised (NFKC, straight "
+               "apostrophes) and split for this project. Multi30k (Elliott et al., 2016), captions of Flickr30k images, "
+               "for research and educational use. Trained from scratch: no pretrained weights.")

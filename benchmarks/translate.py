@@ -1,0 +1,49 @@
+"""Latency of translating a 10-word English sentence with beam search (median and p95 of many calls).
+
+    python -m benchmarks.translate [--calls 100] [--beam 5]
+
+Each call is what the page does: normalise, tokenise, encode, beam search, attention matrix.
+Sentences are cycled so that no call repeats the one before it.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from models import translate
+from models.common import device_name
+
+SENTENCES = [  # ten words each
+    "My brother bought a new car for his wife yesterday.",
+    "The children were playing in the garden after school today.",
+    "I would like to know where the train station is.",
+    "A woman in a red dress is walking her dog.",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--beam", type=int, default=5)
+    args = parser.parse_args()
+    assert all(len(s.split()) == 10 for s in SENTENCES)
+
+    model = translate.load()
+    times = []
+    for i in range(args.warmup + args.calls):
+        t = time.perf_counter()
+        result = model.translate(SENTENCES[i % len(SENTENCES)], args.beam)
+        if i >= args.warmup:
+            times.append(time.perf_counter() - t)
+    ms = np.array(times) * 1000
+    print(f"translate, 10-word sentences, beam {args.beam}: {args.calls} calls, {device_name(model.device)}, "
+          f"torch {torch.__version__}; last: {result.text!r}")
+    print(f"median {np.median(ms):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms, min {ms.min():.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,372 @@
+"""Translate a sentence: English -> French with an RNN encoder-decoder and attention.
+
+Read top to bottom: constants, text normalisation (shared by training and the page), the
+subword tokenizer, config, the network, greedy and beam-search decoding, `translate`, `load`.
+
+    "How are you?"
+      -> normalize (NFKC: the no-break spaces of French typography become plain spaces; curly
+         apostrophes become ')  -> SentencePiece subwords: ["▁How", "▁are", "▁you", "?"] + </s>
+      -> Encoder: shared subword embedding -> 2-layer bidirectional GRU -> one vector per source token
+      -> Decoder: GRU over the French written so far; at each step it scores every source vector
+         against its state (attention: a probability over the source tokens), reads their weighted
+         mean (the context), and from [state; context] predicts the next subword
+      -> beam search keeps the `beam_size` best partial translations, ranked by log-probability
+         per token (length normalisation), until each ends with </s>
+      -> "Comment allez-vous ?" (+ the n-best list, and the attention matrix target x source)
+
+Attention as in Luong, Pham & Manning (2015), "global attention" with the "general" score:
+the decoder state at step t attends after its GRU update, so the whole target side runs as one
+cuDNN GRU call in training (no per-step loop): that is what makes it train in minutes.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.common import get_device, load_checkpoint
+
+NAME = "translate"
+PAD, UNK, BOS, EOS = 0, 1, 2, 3  # SentencePiece ids fixed at tokenizer training
+MAX_CHARS = 300  # longer input is refused with a message (the training sentences are shorter)
+MAX_SOURCE_TOKENS = 128
+NARROW_NBSP = "\u202f"  # French typography: a narrow no-break space before ? ! ; : and inside « »
+APOSTROPHES = {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'"}
+
+
+class InputError(ValueError):
+    """Input the translator refuses (too long), with a message for the page."""
+
+
+# ---------------------------------------------------------------- text: one normalisation for all
+def normalize(text: str) -> str:
+    """The one text normalisation, for training data (both languages), references and user input.
+
+    NFKC turns U+00A0 / U+202F (French no-break spaces) into plain spaces and full-width forms into
+    ASCII; curly apostrophes become '; runs of whitespace become one space."""
+    text = unicodedata.normalize("NFKC", text)
+    for curly, straight in APOSTROPHES.items():
+        text = text.replace(curly, straight)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def typeset_french(text: str) -> str:
+    """For display only: put back French typography's narrow no-break spaces (« x », x ?, x !)."""
+    text = re.sub(r" ([?!;:»])", NARROW_NBSP + r"\1", text)
+    return re.sub(r"« ", "«" + NARROW_NBSP, text)
+
+
+class Tokenizer:
+    """A joint English+French SentencePiece unigram model, learned from the training split only.
+    Its serialized bytes travel inside the checkpoint (a uint8 tensor): no separate file."""
+
+    def __init__(self, model_proto: bytes):
+        import sentencepiece as spm
+
+        self.proto = bytes(model_proto)
+        self.sp = spm.SentencePieceProcessor(model_proto=self.proto)
+
+    def __len__(self) -> int:
+        return self.sp.get_piece_size()
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        """Normalised texts -> subword ids (no BOS/EOS)."""
+        return self.sp.encode([normalize(t) for t in texts])
+
+    def pieces(self, ids) -> list[str]:
+        return [self.sp.id_to_piece(int(i)) for i in ids]
+
+    def unknown_characters(self, text: str) -> list[str]:
+        """Characters of `text` that no subword covers (an emoji, a script never seen): they become <unk>."""
+        return [c for c in dict.fromkeys(text) if not c.isspace() and UNK in self.sp.encode(c)]
+
+    def decode(self, ids) -> str:
+        return self.sp.decode([int(i) for i in ids if int(i) > EOS])
+
+    @staticmethod
+    def train(sentences, vocab_size: int, seed: int = 0) -> "Tokenizer":
+        """Learn the subword vocabulary from (already normalised) sentences; -> Tokenizer."""
+        import io
+
+        import sentencepiece as spm
+
+        spm.set_random_generator_seed(seed)
+        model = io.BytesIO()
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size,
+            model_type="unigram", character_coverage=1.0, pad_id=PAD, unk_id=UNK, bos_id=BOS,
+            eos_id=EOS, normalization_rule_name="identity", num_threads=4,
+            input_sentence_size=0, shuffle_input_sentence=False, minloglevel=2,
+        )
+        return Tokenizer(model.getvalue())
+
+
+# ---------------------------------------------------------------- the network
+@dataclass
+class Config:
+    vocab_size: int = 8000  # joint English+French subwords; one embedding shared by both sides
+    emb: int = 256
+    enc_hidden: int = 256  # per direction
+    enc_layers: int = 2
+    dec_hidden: int = 512
+    dec_layers: int = 2
+    dropout: float = 0.3
+
+
+@dataclass
+class Memory:
+    """The encoded source, what every decoder step attends to."""
+
+    values: torch.Tensor  # (B, S, 2*enc_hidden): the encoder's output per source token
+    keys: torch.Tensor  # (B, S, dec_hidden): values projected once (the "general" score's W)
+    mask: torch.Tensor  # (B, S) True at real tokens
+    hidden: torch.Tensor  # (dec_layers, B, dec_hidden): the decoder's initial state
+
+    def repeat(self, k: int) -> "Memory":
+        """One copy per beam: batch 1 -> k."""
+        return Memory(self.values.expand(k, -1, -1), self.keys.expand(k, -1, -1),
+                      self.mask.expand(k, -1), self.hidden.expand(-1, k, -1).contiguous())
+
+
+class Translator(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.cfg = cfg
+        h2 = 2 * cfg.enc_hidden
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.emb, padding_idx=PAD)
+        self.encoder = nn.GRU(cfg.emb, cfg.enc_hidden, cfg.enc_layers, batch_first=True,
+                              bidirectional=True, dropout=cfg.dropout)
+        self.bridge = nn.Linear(h2, cfg.dec_layers * cfg.dec_hidden)
+        self.decoder = nn.GRU(cfg.emb, cfg.dec_hidden, cfg.dec_layers, batch_first=True, dropout=cfg.dropout)
+        self.keys = nn.Linear(h2, cfg.dec_hidden, bias=False)
+        self.combine = nn.Linear(cfg.dec_hidden + h2, cfg.dec_hidden)
+        self.readout = nn.Linear(cfg.dec_hidden, cfg.emb)  # then tied to the embedding
+        self.out_bias = nn.Parameter(torch.zeros(cfg.vocab_size))
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def encode(self, src: torch.Tensor, lengths: torch.Tensor) -> Memory:
+        """src (B, S) ids ending in EOS, right-padded; lengths (B,) -> Memory."""
+        x = self.drop(self.embed(src))
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.encoder(packed)
+        values, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=src.shape[1])
+        mask = src != PAD
+        # decoder's first state: from the mean of the source vectors (B, 2H) -> (L, B, D)
+        mean = (values * mask.unsqueeze(-1)).sum(1) / lengths.to(values.dtype).unsqueeze(-1)
+        hidden = torch.tanh(self.bridge(mean)).view(-1, self.cfg.dec_layers, self.cfg.dec_hidden)
+        return Memory(values, self.keys(values), mask, hidden.transpose(0, 1).contiguous())
+
+    def attend(self, states: torch.Tensor, memory: Memory) -> tuple[torch.Tensor, torch.Tensor]:
+        """states (B, T, D) -> (log-probs over the vocabulary (B, T, V), attention (B, T, S))."""
+        scores = states @ memory.keys.transpose(1, 2) / self.cfg.dec_hidden**0.5  # (B, T, S)
+        scores = scores.masked_fill(~memory.mask.unsqueeze(1), float("-inf"))
+        attention = scores.softmax(-1)
+        context = attention @ memory.values  # (B, T, 2H)
+        features = torch.tanh(self.combine(torch.cat([states, context], -1)))
+        logits = self.readout(self.drop(features)) @ self.embed.weight.T + self.out_bias
+        return logits.float().log_softmax(-1), attention
+
+    def forward(self, src, lengths, tgt_in) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher forcing: tgt_in (B, T) = BOS + target -> (log-probs (B, T, V), attention (B, T, S))."""
+        memory = self.encode(src, lengths)
+        states, _ = self.decoder(self.drop(self.embed(tgt_in)), memory.hidden)
+        return self.attend(states, memory)
+
+    def step(self, tokens: torch.Tensor, hidden: torch.Tensor, memory: Memory):
+        """One decoding step: tokens (B,) last outputs -> (log-probs (B, V), new hidden, attention (B, S))."""
+        states, hidden = self.decoder(self.embed(tokens).unsqueeze(1), hidden)
+        log_probs, attention = self.attend(states, memory)
+        return log_probs[:, 0], hidden, attention[:, 0]
+
+
+def source_batch(ids: list[list[int]], device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Subword ids per sentence -> (src (B, S) with EOS appended, right-padded; lengths (B,))."""
+    rows = [row[: MAX_SOURCE_TOKENS - 1] + [EOS] for row in ids]
+    lengths = torch.tensor([len(r) for r in rows])
+    src = torch.full((len(rows), int(lengths.max())), PAD, dtype=torch.long)
+    for i, r in enumerate(rows):
+        src[i, : len(r)] = torch.tensor(r)
+    return src.to(device), lengths.to(device)
+
+
+def max_target_length(source_length: int) -> int:
+    return 2 * source_length + 10
+
+
+# ---------------------------------------------------------------- decoding
+@torch.no_grad()
+def greedy(model: Translator, src: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
+    """Batched greedy decoding: the most probable subword at each step, until EOS. -> ids per sentence."""
+    model.eval()
+    memory = model.encode(src, lengths)
+    b = src.shape[0]
+    tokens = torch.full((b,), BOS, dtype=torch.long, device=src.device)
+    hidden, out = memory.hidden, []
+    done = torch.zeros(b, dtype=torch.bool, device=src.device)
+    for _ in range(max_target_length(int(lengths.max()))):
+        log_probs, hidden, _ = model.step(tokens, hidden, memory)
+        tokens = log_probs.argmax(-1)
+        out.append(tokens)
+        done |= tokens == EOS
+        if bool(done.all()):
+            break
+    rows = torch.stack(out, 1).tolist()
+    return [r[: r.index(EOS)] if EOS in r else r for r in rows]
+
+
+@dataclass
+class Hypothesis:
+    tokens: list[int]  # without BOS/EOS
+    log_prob: float  # sum over the tokens and the final EOS
+    attention: list[np.ndarray]  # one row (S,) per output token, EOS included
+
+    @property
+    def score(self) -> float:
+        """Length-normalised: log-probability per output token (EOS counted)."""
+        return self.log_prob / (len(self.tokens) + 1)
+
+
+@torch.no_grad()
+def beam_search(model: Translator, src: torch.Tensor, lengths: torch.Tensor, beam_size: int = 5) -> list[Hypothesis]:
+    """One sentence (src (1, S)) -> up to `beam_size` finished hypotheses, best first.
+
+    Keeps the beam_size best partial translations by total log-probability; a hypothesis that
+    emits EOS is set aside; search stops when beam_size are finished (or at the length limit).
+    Finished ones are ranked by log-probability per token. With beam_size 1 this is greedy."""
+    model.eval()
+    memory = model.encode(src, lengths)
+    alive = [Hypothesis([], 0.0, [])]
+    hidden = memory.hidden
+    finished: list[Hypothesis] = []
+    for _ in range(max_target_length(int(lengths[0]))):
+        k = len(alive)
+        last = torch.tensor([h.tokens[-1] if h.tokens else BOS for h in alive], device=src.device)
+        log_probs, hidden, attention = model.step(last, hidden, memory.repeat(k) if k > 1 else memory)
+        total = torch.tensor([h.log_prob for h in alive], device=src.device)[:, None] + log_probs
+        values, flat = total.view(-1).topk(min(2 * beam_size, total.numel()))
+        rows, words = (flat // log_probs.shape[1]).tolist(), (flat % log_probs.shape[1]).tolist()
+        attention = attention.float().cpu().numpy()
+        next_alive, keep = [], []
+        for rank, (value, row, word) in enumerate(zip(values.tolist(), rows, words)):
+            parent = alive[row]
+            grown = Hypothesis(parent.tokens + [word], value, parent.attention + [attention[row]])
+            if word == EOS:
+                if rank < beam_size:  # an ending counts only among the beam_size best (as fairseq)
+                    finished.append(Hypothesis(parent.tokens, value, grown.attention))
+                if len(finished) >= beam_size:
+                    break
+            elif len(next_alive) < beam_size:
+                next_alive.append(grown)
+                keep.append(row)
+        if len(finished) >= beam_size or not next_alive:
+            break
+        alive = next_alive
+        hidden = hidden[:, keep]
+    if not finished:  # hit the length limit: keep what there is
+        finished = alive
+    return sorted(finished, key=lambda h: h.score, reverse=True)[:beam_size]
+
+
+# ---------------------------------------------------------------- the public API
+@dataclass
+class Candidate:
+    text: str
+    score: float  # log-probability per subword (length-normalised): closer to 0 = more confident
+
+
+@dataclass
+class Translation:
+    text: str  # the best translation, with French typography for display
+    candidates: list[Candidate]  # the n-best list, best first
+    source_tokens: list[str]  # subword pieces of the (normalised) input, + "</s>"
+    target_tokens: list[str]  # subword pieces of the best translation, + "</s>"
+    attention: np.ndarray  # (len(target_tokens), len(source_tokens)); each row sums to 1
+    source: str = ""  # the input after normalisation
+    truncated: bool = False  # longer than MAX_SOURCE_TOKENS subwords: the rest was not read
+    unknown: list[str] = field(default_factory=list)  # characters the vocabulary lacks (read as <unk>)
+
+
+class TranslateModel:
+    """A loaded translator: the network, its tokenizer and its card (the checkpoint's JSON)."""
+
+    def __init__(self, net: Translator, tokenizer: Tokenizer, meta: dict):
+        self.net, self.tokenizer, self.meta = net, tokenizer, meta
+
+    @property
+    def device(self) -> torch.device:
+        return self.net.embed.weight.device
+
+    def translate(self, sentence: str, beam_size: int = 5) -> Translation:
+        """English sentence -> Translation. Raises InputError for empty or over-long input."""
+        source = normalize(sentence)
+        if not source:
+            raise InputError("Type an English sentence to translate.")
+        if len(source) > MAX_CHARS:
+            raise InputError(f"That is {len(source)} characters; the translator takes up to {MAX_CHARS}. "
+                             "Try one sentence at a time.")
+        ids = self.tokenizer.sp.encode(source)
+        src, lengths = source_batch([ids], self.device)
+        hyps = beam_search(self.net, src, lengths, max(1, int(beam_size)))
+        best = hyps[0]
+        return Translation(
+            text=typeset_french(self.tokenizer.decode(best.tokens)),
+            candidates=[Candidate(typeset_french(self.tokenizer.decode(h.tokens)), h.score) for h in hyps],
+            source_tokens=self.tokenizer.pieces(src[0, : int(lengths[0]) - 1]) + ["</s>"],
+            target_tokens=self.tokenizer.pieces(best.tokens) + ["</s>"],
+            attention=np.stack(best.attention)[:, : int(lengths[0])],
+            source=source,
+            truncated=len(ids) > MAX_SOURCE_TOKENS - 1,
+            unknown=self.tokenizer.unknown_characters(source),
+        )
+
+    def translate_batch(self, sentences: list[str], beam_size: int = 5) -> list[str]:
+        """Plain strings out (normalised, no typography), for scoring: beam search per sentence,
+        or batched greedy decoding when beam_size is 1."""
+        ids = self.tokenizer.encode(sentences)
+        if beam_size == 1:
+            out = []
+            for i in range(0, len(ids), 256):
+                src, lengths = source_batch(ids[i : i + 256], self.device)
+                out += [self.tokenizer.decode(r) for r in greedy(self.net, src, lengths)]
+            return out
+        texts = []
+        for row in ids:
+            src, lengths = source_batch([row], self.device)
+            texts.append(self.tokenizer.decode(beam_search(self.net, src, lengths, beam_size)[0].tokens))
+        return texts
+
+
+def checkpoint_tensors(net: Translator, tokenizer: Tokenizer, dtype=torch.float16) -> dict[str, torch.Tensor]:
+    """What the safetensors file holds: the weights (fp16 halves the file) and the tokenizer's bytes."""
+    tensors = {k: v.detach().to("cpu", dtype) for k, v in net.state_dict().items()}
+    tensors["tokenizer"] = torch.frombuffer(bytearray(tokenizer.proto), dtype=torch.uint8).clone()
+    return tensors
+
+
+def from_tensors(tensors: dict[str, torch.Tensor], meta: dict, device=None) -> TranslateModel:
+    tensors = dict(tensors)
+    tokenizer = Tokenizer(tensors.pop("tokenizer").numpy().tobytes())
+    net = Translator(Config(**meta["config"]))
+    net.load_state_dict({k: v.float() for k, v in tensors.items()})
+    return TranslateModel(net.to(device or get_device()).eval(), tokenizer, meta)
+
+
+def load(weights_dir=None, device=None) -> TranslateModel:
+    """Rebuild the translator from models/weights/translate.{safetensors,json} (no pickle)."""
+    tensors, meta = load_checkpoint(NAME, weights_dir)
+    return from_tensors(tensors, meta, device)
+
+
+@functools.lru_cache(maxsize=1)
+def default_model() -> TranslateModel:
+    return load()
+
+
+def translate(sentence: str, beam_size: int = 5) -> Translation:
+    """English -> French with the shipped model (loaded once)."""
+    return default_model().translate(sentence, beam_size)
