@@ -332,10 +332,14 @@ def speech_figure(result, labels: list[str], hop_seconds: float) -> go.Figure:
 
 def attention_heatmap(attention, source_tokens: list[str], target_tokens: list[str]) -> go.Figure:
     """Attention weights, one row per target subword (top to bottom, as written) x source subwords."""
-    # Plotly's category axes merge repeated labels: number them invisibly with zero-width spaces.
-    unique = lambda tokens: [t + "\u200b" * i for i, t in enumerate(tokens)]  # noqa: E731
+    def labels(tokens: list[str]) -> list[str]:
+        # Plotly reads < > as its HTML-like markup ("</s>" would vanish, "<b>" would turn bold): show look-alikes.
+        # Its category axes merge repeated labels: make each unique with zero-width spaces.
+        shown = ["(end)" if t == "</s>" else t.replace("<", "‹").replace(">", "›") for t in tokens]
+        return [t + "\u200b" * i for i, t in enumerate(shown)]
+
     fig = go.Figure(go.Heatmap(
-        z=np.asarray(attention), x=unique(source_tokens), y=unique(target_tokens), zmin=0, zmax=1,
+        z=np.asarray(attention), x=labels(source_tokens), y=labels(target_tokens), zmin=0, zmax=1,
         colorscale="Blues", colorbar=dict(title="weight", thickness=12),
         hovertemplate="%{y} ← %{x}: %{z:.2f}<extra></extra>",
     ))

@@ -22,7 +22,7 @@ model = load_model(translate.NAME)
 meta = model.meta
 metrics = meta.get("metrics", {})
 
-st.title("🇫🇷 Translate a sentence")
+st.title("🌐 Translate a sentence")
 st.markdown(
     "A **recurrent encoder–decoder** reads your English sentence one subword at a time into a sequence of "
     "vectors, then writes French one subword at a time. At every step the decoder **attends**: it weighs the "
@@ -30,6 +30,8 @@ st.markdown(
     "keeps the meaning, and writes it in another language. Trained here, from scratch, on "
     f"{meta['data']['train_pairs']:,} sentence pairs."
 )
+st.caption("It learned from short everyday sentences (Tatoeba) and photo captions (Multi30k): it does well on "
+           "those, and goes wrong on long, technical or idiomatic text, names it never saw, and anything not English.")
 
 if "sentence" not in st.session_state:
     st.session_state.sentence = EXAMPLES[0]
