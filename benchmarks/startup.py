@@ -4,7 +4,8 @@
 
 Each run starts a fresh server and a fresh browser, loads the page and waits until the text the
 page shows when it is done appears (home: the device line; digits: the empty-canvas prompt;
-embeddings: the map's caption; speech: the first example's transcript). With --warm N, the same
+embeddings: the map's caption; speech: the first example's transcript; translate: the first
+example's translation). With --warm N, the same
 server then serves the page N more times to new browser tabs (models already loaded): the time a
 viewer waits once the app is up. With --navigate N, it clicks the page's link on the home page N
 times (what a viewer does inside the app: no new tab, no reload of Streamlit's frontend).
@@ -24,11 +25,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
 
 READY_TEXT = {"": "Models run on", "digits": "on the black square", "photos": "It's a",
-              "embeddings": "t-SNE of the 1,000 most frequent words", "speech": "The clip says"}
+              "embeddings": "t-SNE of the 1,000 most frequent words", "speech": "The clip says",
+              "translate": "Je ne sais pas"}
 
 
 LINK = {"digits": "Draw a digit", "photos": "Upload a photo", "embeddings": "Explore word embeddings",
-        "speech": "Record speech"}
+        "speech": "Record speech", "translate": "Translate a sentence"}
 
 
 def navigations(browser, base: str, page_path: str, count: int) -> list[float]:
