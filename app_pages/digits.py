@@ -1,5 +1,8 @@
 """Draw a digit: a CNN trained with backpropagation on MNIST reads what you draw."""
+import io
+
 import streamlit as st
+from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
 from models import digits
@@ -35,15 +38,21 @@ with left:
         st.session_state.canvas_version += 1  # a new key mounts a fresh, empty canvas
         st.rerun()
 
-prediction = None
-if canvas.image_data is not None:
-    try:
-        prediction = digits.predict(canvas.image_data, model)
-    except digits.EmptyImageError:
-        prediction = None
+prediction, unreadable = None, False
+try:  # the PNG the browser sent, opened lazily: predict refuses an oversized one before decoding it
+    drawing = canvas.image_bytes
+    if drawing is not None:
+        prediction = digits.predict(Image.open(io.BytesIO(drawing)), model)
+except digits.EmptyImageError:
+    prediction = None
+except (ValueError, OSError, Image.DecompressionBombError):  # corrupt or oversized: not from our canvas
+    unreadable = True
 
 with right:
-    if prediction is None:
+    if unreadable:
+        st.warning("**Can't read this drawing** (the browser sent a corrupt or oversized image). "
+                   "Press **Clear** and draw again.", icon=":material/broken_image:")
+    elif prediction is None:
         st.info("**Draw a digit** on the black square: the prediction appears here.", icon=":material/draw:")
     else:
         if prediction.sure:

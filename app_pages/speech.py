@@ -70,10 +70,15 @@ else:
             st.warning(f"The recording is longer than {speech.MAX_SECONDS:.0f} s: only the first "
                        f"{speech.MAX_SECONDS:.0f} s were transcribed.")
         if result.no_speech:
-            st.warning("**No speech detected.** " + ("The recording is silent." if not result.prepared.speech else
+            st.warning("**No speech detected.** " + ("The recording is silent (or far too quiet): check the microphone, "
+                                                     "or speak closer to it." if not result.prepared.speech else
                        "The network heard no digit: speak closer to the microphone, or say digits from zero to nine."),
                        icon=":material/volume_off:")
         else:
+            if not result.sure:
+                st.warning(f"**Not sure.** Only {sum(result.confidences) / len(result.confidences):.0%} confident on "
+                           f"average (below {speech.CONFIDENCE_THRESHOLD:.0%}): this may be noise or unclear speech "
+                           "rather than spoken digits.", icon=":material/help:")
             st.markdown(f"## <span style='color:{ACCENT}'>{result.digits}</span>", unsafe_allow_html=True)
             st.markdown(f"“{result.words}”  ·  confidence per digit: " + ", ".join(
                 f"**{d}** {c:.0%}" for d, c in zip(result.digits.split(), result.confidences)) + f"  ·  by {which}")
@@ -83,7 +88,10 @@ else:
         left.caption("What was recorded")
         left.audio(data)
         right.caption("What the network hears (8 kHz, speech found and levelled)")
-        right.audio(result.prepared.waveform, sample_rate=speech.SAMPLE_RATE)
+        if result.prepared.waveform.any():
+            right.audio(result.prepared.waveform, sample_rate=speech.SAMPLE_RATE)
+        else:  # all zeros: nothing to play (and Streamlit's player would divide by the zero peak)
+            right.caption("(digital silence)")
         st.plotly_chart(speech_figure(result, speech.LABELS, speech.HOP_LENGTH / speech.SAMPLE_RATE), key="speech_figure")
         st.caption("Top: the waveform. Middle: the log-mel spectrogram the network reads (40 frequency bands, "
                    "normalised). Bottom: the network's output per 40 ms frame: the probability of *blank* (no new "
