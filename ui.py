@@ -5,6 +5,7 @@ imported only by the page (and the loader call) that needs it.
 """
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 from pathlib import Path
@@ -26,7 +27,11 @@ def load_model(name: str):
     reads the weights, so concurrent sessions can share one model safely.
     """
     module = importlib.import_module(f"models.{name}")
-    return module.load()
+    loaded = module.load()
+    # The model lives as long as the process: move it (and everything loaded so far) out of the garbage
+    # collector's sight, so that later collections don't walk its hundreds of thousands of objects.
+    gc.freeze()
+    return loaded
 
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "models" / "weights"
