@@ -400,9 +400,10 @@ def make_assets(folder: Path, timeout_s: float) -> Assets:
     photo = folder / "my cat.jpg"
     ImageOps.mirror(chelsea).crop((20, 0, 451, 300)).save(photo, quality=90)
     microphone = None
-    if shutil.which("espeak-ng"):  # 0.5 s of silence, "three seven one", 5 s of silence (longer than a recording)
+    if shutil.which("espeak-ng"):  # 0.5 s of silence, "three seven one", 30 s of silence: Chromium loops
+        # the file, and under load the stop click can come late; the loop must not come round again
         microphone = folder / "digits.wav"
-        microphone.write_bytes(espeak_wav("three seven one", voice="en-gb-x-rp", speed=140, lead=0.5, tail=5.0))
+        microphone.write_bytes(espeak_wav("three seven one", voice="en-gb-x-rp", speed=140, lead=0.5, tail=30.0))
     else:
         print("espeak-ng not installed (apt-get install -y espeak-ng): the speech flow is skipped")
     return Assets(photo, microphone, int(timeout_s * 1000))
