@@ -19,6 +19,9 @@ ACCENT = "#e4572e"
 MUTED = "#9aa5b1"
 
 
+INFERENCE_THREADS = 1
+
+
 @st.cache_resource(show_spinner="Loading the model…")
 def load_model(name: str):
     """Load models/<name> once per server process, on the best device; shared by all sessions.
@@ -26,6 +29,12 @@ def load_model(name: str):
     Returns (model, meta). Inference runs under torch.inference_mode in eval mode, which only
     reads the weights, so concurrent sessions can share one model safely.
     """
+    import torch
+
+    # One thread per inference: Streamlit runs each viewer's session in its own thread, and on a small machine
+    # several sessions' multi-threaded ops oversubscribe the cores. Measured with benchmarks/load_ws.py, 10
+    # sessions on 2 cores: p95 interaction 2.7 s with torch's default (2 threads), 1.7 s with one.
+    torch.set_num_threads(INFERENCE_THREADS)
     module = importlib.import_module(f"models.{name}")
     loaded = module.load()
     # The model lives as long as the process: move it (and everything loaded so far) out of the garbage

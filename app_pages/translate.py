@@ -48,8 +48,16 @@ sentence = left.text_input("English sentence", key="sentence", placeholder="Type
 beam = right.select_slider("Beam size", BEAM_SIZES, value=DEFAULT_BEAM, key="beam",
                            help="How many partial translations the decoder keeps at each step. 1 = greedy.")
 
+
+@st.cache_data(max_entries=2000, show_spinner=False)
+def translated(sentence: str, beam: int) -> translate.Translation:
+    """Shared by all viewers, in memory only: every new viewer opens on the same example, and a room of viewers
+    tends to try the same sentences."""
+    return model.translate(sentence, beam)
+
+
 try:
-    result = model.translate(sentence, beam) if sentence.strip() else None
+    result = translated(sentence, beam) if sentence.strip() else None
 except translate.InputError as error:
     st.warning(str(error), icon=":material/short_text:")
     result = None
