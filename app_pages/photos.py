@@ -59,8 +59,21 @@ except photos.BadImageError as error:
     st.stop()
 image.thumbnail((WORKING_SIDE, WORKING_SIDE))
 
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def example_analysis(name: str, tta: bool) -> photos.Analysis:
+    """The examples' results, computed once per server for every viewer (each one opens on the first example)."""
+    return photos.analyze(image, model, tta=tta)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def example_gradcam(name: str, cam_class: str):
+    return photos.gradcam(image, cam_class, model)
+
+
 tta = st.toggle("Test-time augmentation: average over the photo, its mirror and 1-pixel shifts (6 views)", value=True)
-result = photos.analyze(image, model, tta=tta)
+result = example_analysis(name, tta) if source == "Example" else photos.analyze(image, model, tta=tta)
 top_class, top_p = result.ranking[0]
 
 left, right = st.columns([1.3, 1], gap="large")
@@ -84,7 +97,7 @@ with left:
     c1, c2 = st.columns(2)
     cam_class = c1.selectbox("Evidence for", names, index=0, key="cam_class")
     opacity = c2.slider("Heatmap opacity", 0.0, 1.0, 0.8, 0.05)
-    heat = photos.gradcam(image, cam_class, model)
+    heat = example_gradcam(name, cam_class) if source == "Example" else photos.gradcam(image, cam_class, model)
     st.plotly_chart(photo_with_heatmap(image, heat, opacity, f"Grad-CAM: where the evidence for “{cam_class}” lies",
                                        box=result.crop), key="cam")
     if credit:
