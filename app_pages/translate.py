@@ -109,6 +109,11 @@ with st.expander("Model card", icon=":material/info:"):
                      "hypotheses and references normalised alike (NFKC).")
     lines.append(f"**Model selection:** epoch {meta['selected_epoch']} of {len(meta['curve'])}, best greedy BLEU on "
                  f"the validation sets ({meta['data']['val_tatoeba_sentences']:,} Tatoeba sentences + Multi30k val)")
+    if "cpu_recipe" in meta:
+        cpu = meta["cpu_recipe"]
+        lines.append(f"**Without a GPU:** the CPU recipe ({cpu['parameters']:,} parameters, {cpu['training_minutes']:.0f} min "
+                     f"on {cpu['hardware']}) reaches BLEU {cpu['bleu_beam5']['tatoeba']:.1f} (Tatoeba) and "
+                     f"{cpu['bleu_beam5']['multi30k']:.1f} (Multi30k): `{cpu['command']}`")
     model_card(meta, lines)
     st.plotly_chart(epoch_lines(meta["curve"], {"train_loss": "training loss (label-smoothed)",
                                                 "val_tatoeba_bleu_greedy": "Tatoeba val BLEU (greedy)",
