@@ -83,6 +83,10 @@ def probability_bars(labels: list[str], probabilities, winner: int | None, title
     return fig
 
 
+# The model cards' curves never change, but building a Plotly figure (make_subplots, update_layout: validation
+# at every step) was a quarter of the server's time under load (py-spy, benchmarks/load_ws.py). Built once per
+# argument set and shared: st.plotly_chart only reads a figure (to_dict), so sharing one object is safe.
+@st.cache_resource(show_spinner=False, max_entries=64)
 def training_curves(curve: list[dict], metric: str = "accuracy") -> go.Figure:
     """Loss and a metric per epoch, for training and test, from the checkpoint's JSON."""
     from plotly.subplots import make_subplots
@@ -232,6 +236,7 @@ def ranking_bars(ranking: list[tuple[str, float]], title: str) -> go.Figure:
     return fig
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)  # see training_curves
 def epoch_lines(curve: list[dict], series: dict[str, str], title: str = "") -> go.Figure:
     """Per-epoch values from a checkpoint's curve: series maps a curve key to its label; each gets its own panel."""
     from plotly.subplots import make_subplots
