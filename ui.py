@@ -257,6 +257,9 @@ GROUP_COLOURS = ["#7F3C8D", "#11A579", "#3969AC", "#F2B701", "#E73F74", "#80BA5A
                  "#AA4499", "#44AA99", "#999933", "#882255"]
 
 
+# See training_curves. The embeddings page reruns for every widget (the analogy boxes too): the map is rebuilt
+# only when what it shows changes.
+@st.cache_resource(show_spinner=False, max_entries=16)
 def word_map(words: list[str], xyz, groups: list[str], focus: int | None = None, neighbours=(), height: int = 640,
              zoom: float = 0.35) -> go.Figure:
     """A 3D scatter of words, one trace per group (a legend entry each; "other" in grey).
