@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from drawing import render  # noqa: E402
 
+from benchmarks.common import summary, timed
 from models import digits  # noqa: E402
 from models.common import device_name  # noqa: E402
 
@@ -27,15 +26,9 @@ def main() -> None:
 
     model, _ = digits.load()
     drawings = [render(d, 40 + 5 * d, 30, 150 + 8 * d, 10 + d) for d in range(10)]
-    times = []
-    for i in range(args.warmup + args.calls):
-        start = time.perf_counter()
-        digits.predict(drawings[i % 10], model)
-        if i >= args.warmup:
-            times.append(time.perf_counter() - start)
-    ms = np.array(times) * 1000
+    ms = timed(lambda i: digits.predict(drawings[i % 10], model), args.calls, args.warmup)
     print(f"digits.predict on a 280x280 RGBA canvas, {args.calls} calls, {device_name()}, torch {torch.__version__}")
-    print(f"median {np.median(ms):.2f} ms, p95 {np.percentile(ms, 95):.2f} ms, min {ms.min():.2f} ms")
+    print(summary(ms, decimals=2))
 
 
 if __name__ == "__main__":

@@ -14,18 +14,9 @@ import time
 import numpy as np
 import torch
 
+from benchmarks.common import timed
 from models import embeddings
 from models.common import device_name
-
-
-def timed(fn, calls: int, warmup: int = 5) -> np.ndarray:
-    times = []
-    for i in range(warmup + calls):
-        start = time.perf_counter()
-        fn(i)
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return np.array(times) * 1000
 
 
 def report(name: str, ms: np.ndarray) -> None:

@@ -8,12 +8,12 @@ st.audio_input records) and padded with quiet noise to the length asked for.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from benchmarks.common import summary, timed
 from models import speech
 from models.common import device_name
 
@@ -35,16 +35,11 @@ def main() -> None:
     x = (0.002 * rng.standard_normal(n)).astype(np.float32)
     start = (n - len(audio16)) // 2
     x[start : start + len(audio16)] += audio16[: n - start]
-    times = []
-    for i in range(args.warmup + args.calls):
-        t = time.perf_counter()
-        result = speech.transcribe(x, 16000, model)
-        if i >= args.warmup:
-            times.append(time.perf_counter() - t)
-    ms = np.array(times) * 1000
+    ms = timed(lambda i: speech.transcribe(x, 16000, model), args.calls, args.warmup)
+    result = speech.transcribe(x, 16000, model)
     print(f"speech.transcribe on {args.seconds:g} s of 16 kHz audio -> '{result.digits}', {args.calls} calls, "
           f"{device_name()}, torch {torch.__version__}")
-    print(f"median {np.median(ms):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms, min {ms.min():.1f} ms")
+    print(summary(ms))
 
 
 if __name__ == "__main__":

@@ -8,11 +8,10 @@ Sentences are cycled so that no call repeats the one before it.
 from __future__ import annotations
 
 import argparse
-import time
 
-import numpy as np
 import torch
 
+from benchmarks.common import summary, timed
 from models import translate
 from models.common import device_name
 
@@ -33,16 +32,11 @@ def main() -> None:
     assert all(len(s.split()) == 10 for s in SENTENCES)
 
     model = translate.load()
-    times = []
-    for i in range(args.warmup + args.calls):
-        t = time.perf_counter()
-        result = model.translate(SENTENCES[i % len(SENTENCES)], args.beam)
-        if i >= args.warmup:
-            times.append(time.perf_counter() - t)
-    ms = np.array(times) * 1000
+    ms = timed(lambda i: model.translate(SENTENCES[i % len(SENTENCES)], args.beam), args.calls, args.warmup)
+    result = model.translate(SENTENCES[0], args.beam)
     print(f"translate, 10-word sentences, beam {args.beam}: {args.calls} calls, {device_name(model.device)}, "
-          f"torch {torch.__version__}; last: {result.text!r}")
-    print(f"median {np.median(ms):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms, min {ms.min():.1f} ms")
+          f"torch {torch.__version__}; e.g. {result.text!r}")
+    print(summary(ms))
 
 
 if __name__ == "__main__":
