@@ -44,6 +44,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -230,21 +231,36 @@ async def session(browser, base: str, k: int, rounds: int, stats: Stats, assets:
 
 # ---- the server and its resource use -------------------------------------------------------------------
 
-def start_server(port: int) -> subprocess.Popen:
+def start_server(port: int, log: Path = SERVER_LOG) -> subprocess.Popen:
+    """`streamlit run app.py` on `port`, its output in `log`; returns once /_stcore/health answers."""
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", port)) == 0:
+            raise SystemExit(f"port {port} is already in use (another benchmark?): choose another with --port")
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port",
            str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    server = subprocess.Popen(cmd, cwd=ROOT, stdout=SERVER_LOG.open("w"), stderr=subprocess.STDOUT)
+    server = subprocess.Popen(cmd, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return server
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return server
         except OSError:
-            if server.poll() is not None:
-                raise RuntimeError(f"streamlit exited with code {server.returncode}: see {SERVER_LOG}")
-            time.sleep(0.3)
-    server.kill()
-    raise RuntimeError("streamlit did not open its port within 120 s")
+            pass
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {server.returncode}: see {log}")
+        time.sleep(0.3)
+    stop_server(server)
+    raise RuntimeError(f"streamlit did not answer /_stcore/health within 120 s: see {log}")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def processes(root: int) -> dict[int, tuple[int, float]]:
@@ -309,8 +325,8 @@ def server_rss(pid: int) -> int:
     return sum(rss for rss, _ in processes(pid).values())
 
 
-def log_tracebacks() -> int:
-    return SERVER_LOG.read_text(errors="replace").count("Traceback")
+def log_tracebacks(log: Path = SERVER_LOG) -> int:
+    return log.read_text(errors="replace").count("Traceback")
 
 
 # ---- measurements --------------------------------------------------------------------------------------------
@@ -452,11 +468,7 @@ def main() -> None:
         print("interrupted: browser closed, server stopped", flush=True)
         sys.exit(130)
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
 
 
 if __name__ == "__main__":

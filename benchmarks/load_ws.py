@@ -49,17 +49,15 @@ import io
 import json
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.load import ROOT, Sampler, med, p95, server_rss  # also puts tests/ on sys.path
+from benchmarks.load import Sampler, log_tracebacks, med, p95, server_rss, start_server, stop_server  # also puts tests/ on sys.path
 from conftest import free_port  # noqa: E402
 from drawing import render  # noqa: E402
 
@@ -392,43 +390,6 @@ async def session_flow(url: str, timeout: float, k: int, rounds: int, stats: Sta
         await session.close()
 
 
-# ---- the server --------------------------------------------------------------------------------------------------
-
-def start_server(port: int) -> subprocess.Popen:
-    with socket.socket() as s:
-        if s.connect_ex(("127.0.0.1", port)) == 0:
-            raise SystemExit(f"port {port} is already in use (another benchmark?): choose another with --port")
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port",
-           str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    server = subprocess.Popen(cmd, cwd=ROOT, stdout=SERVER_LOG.open("w"), stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return server
-        except OSError:
-            pass
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {server.returncode}: see {SERVER_LOG}")
-        time.sleep(0.3)
-    stop_server(server)
-    raise RuntimeError(f"streamlit did not answer /_stcore/health within 120 s: see {SERVER_LOG}")
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
-def log_tracebacks() -> int:
-    return SERVER_LOG.read_text(errors="replace").count("Traceback")
-
-
 # ---- measurements --------------------------------------------------------------------------------------------
 
 def max_overlap(spans: list[tuple[float, float]]) -> int:
@@ -452,7 +413,7 @@ def print_errors(errors: list[str], limit: int = 10) -> None:
 
 
 async def measure(url: str, timeout: float, n: int, rounds: int, server_pid: int) -> Stats:
-    stats, tracebacks = Stats(), log_tracebacks()
+    stats, tracebacks = Stats(), log_tracebacks(SERVER_LOG)
     sampler = Sampler(server_pid)
     sampler.start()
     t = time.perf_counter()
@@ -461,7 +422,7 @@ async def measure(url: str, timeout: float, n: int, rounds: int, server_pid: int
     finally:
         sampler.stop()
     wall = time.perf_counter() - t
-    if (new := log_tracebacks() - tracebacks) > 0:
+    if (new := log_tracebacks(SERVER_LOG) - tracebacks) > 0:
         stats.error("server", f"{new} traceback(s) in {SERVER_LOG}")
     loads = [s for v in stats.loads.values() for s in v]
     acts = [s for v in stats.interactions.values() for s in v]
@@ -482,7 +443,7 @@ SOAK_VISIT = 10  # interactions per page visit
 
 
 async def soak(url: str, timeout: float, total: int, warmup: int, server_pid: int) -> None:
-    stats, tracebacks = Stats(), log_tracebacks()
+    stats, tracebacks = Stats(), log_tracebacks(SERVER_LOG)
     session = Session(url, timeout)
     rss_warm, loaded, t = None, None, time.perf_counter()
     try:
@@ -500,7 +461,7 @@ async def soak(url: str, timeout: float, total: int, warmup: int, server_pid: in
                       f"{len(stats.errors)} errors, {time.perf_counter() - t:.0f} s", flush=True)
     finally:
         await session.close()
-    if (new := log_tracebacks() - tracebacks) > 0:
+    if (new := log_tracebacks(SERVER_LOG) - tracebacks) > 0:
         stats.error("server", f"{new} traceback(s) in {SERVER_LOG}")
     rss_end = server_rss(server_pid)
     acts = [s for v in stats.interactions.values() for s in v]
@@ -540,7 +501,7 @@ def main() -> None:
     args = parser.parse_args()
     args.port = args.port or free_port()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill`/`timeout`: clean up as for Ctrl-C
-    server = start_server(args.port)
+    server = start_server(args.port, SERVER_LOG)
     print(f"server on port {args.port}, pid {server.pid}, log {SERVER_LOG}", flush=True)
     try:
         asyncio.run(run(args, server))  # the sessions close their sockets in `finally`, also when cancelled
