@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import functools
 import io
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -279,7 +279,8 @@ def ctc_batch(items: list[tuple[torch.Tensor, str]]):
     x = torch.zeros(len(items), N_MELS, int(lengths.max()))
     for i, (f, _) in enumerate(items):
         x[i, :, : f.shape[1]] = f
-    targets = [torch.tensor([int(d) + 1 for d in text.split()]) for _, text in items]
+    # an empty transcript (noise alone) is a valid CTC target: all blanks
+    targets = [torch.tensor([int(d) + 1 for d in text.split()], dtype=torch.long) for _, text in items]
     return x, lengths, torch.cat(targets), torch.tensor([len(t) for t in targets])
 
 

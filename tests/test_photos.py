@@ -223,8 +223,8 @@ def test_cifar10_test_accuracy(cifar_dir):
     _, accuracy_tta = evaluate(model, x, y, torch.device("cpu"), tta=True)
     assert accuracy == pytest.approx(meta["metrics"]["test_accuracy"], abs=2e-3)
     assert accuracy_tta == pytest.approx(meta["metrics"]["test_accuracy_tta"], abs=2e-3)
-    # The shipped model's level. Issue 3 asks for 92 % (not reached yet: 91.77 % after 40 CPU epochs).
-    assert accuracy_tta >= 0.915, f"CIFAR-10 test accuracy {accuracy:.2%}, with TTA {accuracy_tta:.2%}"
+    # Issue 3 asks for 92 % (the wider network trained on an H200 reaches it with TTA).
+    assert accuracy_tta >= 0.92, f"CIFAR-10 test accuracy {accuracy:.2%}, with TTA {accuracy_tta:.2%}"
 
 
 def test_training_dry_run(cifar_dir, tmp_path):

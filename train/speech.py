@@ -57,12 +57,19 @@ class TrainConfig:
     out_dir: str = str(WEIGHTS_DIR)
     holdout: str = ""  # a speaker never trained on (speaker-independent measurement)
     steps: int = 1000
+    minutes: float = 0.0  # a time budget instead: train until it is spent (the schedule follows the clock)
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-2
     synthetic: int = 3000  # espeak-ng utterances generated once (0 = none)
     synthetic_fraction: float = 0.35  # share of training utterances that are synthetic
     tight_fraction: float = 0.35  # share of joins with no pause (or a slight overlap)
+    noise_fraction: float = 0.0  # share of utterances that are noise alone, with an empty transcript
+    specaugment: bool = False  # mask random bands and stretches of time in the features
+    hidden: int = 128  # GRU units per direction
+    layers: int = 2
+    channels: int = 128
+    workers: int = 0  # processes building batches (0: in the training process)
     eval_strings: int = 200
     seed: int = 0
     threads: int = 0
@@ -185,15 +192,47 @@ def fsdd_string(clips: list[dict], rng, tight_fraction: float, k: int | None = N
     return join(parts, gaps), " ".join(str(c["digit"]) for c in chosen)
 
 
+def spec_augment(f: torch.Tensor, rng) -> torch.Tensor:
+    """SpecAugment (Park et al., 2019): zero (the mean) two random bands of up to 6 mel channels and
+    two stretches of up to 8 % of the frames in features (N_MELS, T), so no single cue is relied on."""
+    f = f.clone()
+    for _ in range(2):
+        width = int(rng.integers(0, 7))
+        start = int(rng.integers(0, S.N_MELS - width + 1))
+        f[start : start + width] = 0
+        width = int(rng.integers(0, max(1, int(0.08 * f.shape[1])) + 1))
+        start = int(rng.integers(0, f.shape[1] - width + 1))
+        f[:, start : start + width] = 0
+    return f
+
+
 def training_batch(clips, synthetic, rng, cfg: TrainConfig):
     items = []
     for _ in range(cfg.batch_size):
-        if synthetic and rng.random() < cfg.synthetic_fraction:
+        draw = rng.random()
+        if draw < cfg.noise_fraction:  # noise alone: the network must learn to say nothing
+            audio, text = noise(rng, int(rng.uniform(0.3, 3.0) * S.SAMPLE_RATE)) * 0.05, ""
+        elif synthetic and draw < cfg.noise_fraction + cfg.synthetic_fraction:
             audio, text = synthetic[rng.integers(len(synthetic))]
         else:
             audio, text = fsdd_string(clips, rng, cfg.tight_fraction)
-        items.append((S.preprocess(augment(audio, rng), S.SAMPLE_RATE).features, text))
+        features = S.preprocess(augment(audio, rng), S.SAMPLE_RATE).features
+        items.append((spec_augment(features, rng) if cfg.specaugment else features, text))
     return S.ctc_batch(items)
+
+
+class Batches(torch.utils.data.IterableDataset):
+    """An endless stream of training batches; with DataLoader workers, each worker draws its own."""
+
+    def __init__(self, clips, synthetic, cfg: TrainConfig):
+        self.clips, self.synthetic, self.cfg = clips, synthetic, cfg
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        torch.set_num_threads(1)
+        rng = np.random.default_rng([self.cfg.seed, info.id if info else 0])
+        while True:
+            yield training_batch(self.clips, self.synthetic, rng, self.cfg)
 
 
 # ---- evaluation ------------------------------------------------------------------------------
@@ -221,7 +260,6 @@ def score(model, singles, strings) -> dict:
 
 def train(cfg: TrainConfig) -> dict:
     process_start = start_run(cfg)
-    rng = np.random.default_rng(cfg.seed)
     clips = load_fsdd(cfg.data_dir)
     if cfg.holdout:
         assert cfg.holdout in SPEAKERS, f"--holdout must be one of {SPEAKERS}"
@@ -236,36 +274,48 @@ def train(cfg: TrainConfig) -> dict:
     synthetic = synthesize(min(8, cfg.synthetic) if cfg.dry_run else cfg.synthetic, cfg.seed, Path("runs") / "speech")
     singles, strings = evaluation_sets(test_clips[:20] if cfg.dry_run else test_clips, 5 if cfg.dry_run else cfg.eval_strings)
 
-    model_cfg = S.Config()
-    model = S.SpeechNet(model_cfg)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model_cfg = S.Config(channels=cfg.channels, hidden=cfg.hidden, layers=cfg.layers)
+    model = S.SpeechNet(model_cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.15)
-    curve, start, losses = [], time.time(), []
-    every = max(1, steps // 10)
-    bar = tqdm(range(steps), mininterval=5, leave=False)
-    for step in bar:
+    budget = 0.0 if cfg.dry_run else cfg.minutes * 60
+    stream = iter(torch.utils.data.DataLoader(Batches(train_clips, synthetic, cfg), batch_size=None,
+                                              num_workers=cfg.workers, prefetch_factor=4 if cfg.workers else None))
+    curve, start, losses, step, marks = [], time.time(), [], 0, 0
+    bar = tqdm(mininterval=5, leave=False)
+    while True:
+        # progress in [0, 1]: by steps, or by the clock under a time budget
+        progress = (time.time() - start) / budget if budget else step / steps
+        if progress >= 1:
+            break
+        for group in opt.param_groups:  # one cycle: warm up over 15 %, then cosine down to 0
+            group["lr"] = cfg.lr * (progress / 0.15 if progress < 0.15 else 0.5 * (1 + np.cos(np.pi * (progress - 0.15) / 0.85)))
         model.train()
-        x, lengths, targets, target_lengths = training_batch(train_clips, synthetic, rng, cfg)
+        x, lengths, targets, target_lengths = (t.to(device) for t in next(stream))
         loss = S.ctc_loss(model, x, lengths, targets, target_lengths)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        sched.step()
+        step += 1
         losses.append(loss.item())
+        bar.update()
         bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
-        if (step + 1) % every == 0 or step + 1 == steps:
+        done = (time.time() - start) / budget if budget else step / steps
+        if done >= (marks + 1) / 10:  # ten points on the curve
+            marks += 1
             quick = score(model, singles[::5], strings[::5])
-            curve.append({"step": step + 1, "epoch": round((step + 1) / every, 1), "train_loss": round(float(np.mean(losses[-every:])), 4),
+            curve.append({"step": step, "epoch": marks, "train_loss": round(float(np.mean(losses[-50:])), 4),
                           **quick, "seconds": round(time.time() - start, 1)})
-            print(f"step {step + 1}: " + ", ".join(f"{k} {v}" for k, v in curve[-1].items() if k != "step"), flush=True)
+            print(f"step {step}: " + ", ".join(f"{k} {v}" for k, v in curve[-1].items() if k != "step"), flush=True)
     seconds = time.time() - start
+    model = model.cpu()
     metrics = {"test_set": test_name, **score(model, singles, strings)}
     print(metrics, f"training {seconds / 60:.1f} min", flush=True)
 
     meta = {
         "name": S.NAME,
-        "architecture": "log-mel (40 bands, 0-4 kHz) -> 2 conv layers (128 channels, each with stride 2: 40 ms frames) "
+        "architecture": f"log-mel (40 bands, 0-4 kHz) -> 2 conv layers ({model_cfg.channels} channels, each with stride 2: 40 ms frames) "
         f"-> {model_cfg.layers}-layer bidirectional GRU ({model_cfg.hidden} per direction) -> linear 11 (blank + ten digits), CTC",
         "config": S.config_dict(model_cfg),
         "parameters": count_parameters(model),
@@ -281,10 +331,9 @@ def train(cfg: TrainConfig) -> dict:
             "training_speakers": sorted({c["speaker"] for c in train_clips})},
         "data": PROVENANCE,
     }
-    if cfg.holdout:  # a measurement run: results beside the weights' folder, not a shipped model
-        out = Path("runs") / "speech"
-        out.mkdir(parents=True, exist_ok=True)
-        (out / f"holdout_{cfg.holdout}.json").write_text(json.dumps(meta, indent=1) + "\n")
+    if cfg.holdout:  # a measurement run: kept in runs/speech (git-ignored), not a shipped model
+        out_dir = cfg.out_dir if cfg.out_dir != str(WEIGHTS_DIR) else Path("runs") / "speech"
+        save_checkpoint(model, meta, f"holdout_{cfg.holdout}", out_dir)
     elif not cfg.dry_run or cfg.out_dir != str(WEIGHTS_DIR):
         save_checkpoint(model, meta, S.NAME, cfg.out_dir)
     return meta
