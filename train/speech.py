@@ -31,7 +31,7 @@ from scipy.signal import fftconvolve
 from tqdm import tqdm
 
 from models import speech as S
-from models.common import WEIGHTS_DIR, count_parameters, save_checkpoint
+from models.common import WEIGHTS_DIR, count_parameters, get_device, save_checkpoint
 from train.common import default_data_dir, parse_config, start_run, training_record
 
 SPEAKERS = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
@@ -274,7 +274,7 @@ def train(cfg: TrainConfig) -> dict:
     synthetic = synthesize(min(8, cfg.synthetic) if cfg.dry_run else cfg.synthetic, cfg.seed, Path("runs") / "speech")
     singles, strings = evaluation_sets(test_clips[:20] if cfg.dry_run else test_clips, 5 if cfg.dry_run else cfg.eval_strings)
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = get_device()
     model_cfg = S.Config(channels=cfg.channels, hidden=cfg.hidden, layers=cfg.layers)
     model = S.SpeechNet(model_cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -282,14 +282,14 @@ def train(cfg: TrainConfig) -> dict:
     stream = iter(torch.utils.data.DataLoader(Batches(train_clips, synthetic, cfg), batch_size=None,
                                               num_workers=cfg.workers, prefetch_factor=4 if cfg.workers else None))
     curve, start, losses, step, marks = [], time.time(), [], 0, 0
+
+    def progress() -> float:  # in [0, 1]: by steps, or by the clock under a time budget
+        return (time.time() - start) / budget if budget else step / steps
+
     bar = tqdm(mininterval=5, leave=False)
-    while True:
-        # progress in [0, 1]: by steps, or by the clock under a time budget
-        progress = (time.time() - start) / budget if budget else step / steps
-        if progress >= 1:
-            break
+    while (done := progress()) < 1:
         for group in opt.param_groups:  # one cycle: warm up over 15 %, then cosine down to 0
-            group["lr"] = cfg.lr * (progress / 0.15 if progress < 0.15 else 0.5 * (1 + np.cos(np.pi * (progress - 0.15) / 0.85)))
+            group["lr"] = cfg.lr * (done / 0.15 if done < 0.15 else 0.5 * (1 + np.cos(np.pi * (done - 0.15) / 0.85)))
         model.train()
         x, lengths, targets, target_lengths = (t.to(device) for t in next(stream))
         loss = S.ctc_loss(model, x, lengths, targets, target_lengths)
@@ -301,8 +301,7 @@ def train(cfg: TrainConfig) -> dict:
         losses.append(loss.item())
         bar.update()
         bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
-        done = (time.time() - start) / budget if budget else step / steps
-        if done >= (marks + 1) / 10:  # ten points on the curve
+        if progress() >= (marks + 1) / 10:  # ten points on the curve
             marks += 1
             quick = score(model, singles[::5], strings[::5])
             curve.append({"step": step, "epoch": marks, "train_loss": round(float(np.mean(losses[-50:])), 4),
