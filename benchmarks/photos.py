@@ -11,7 +11,7 @@ from importlib import resources
 
 import torch
 
-from benchmarks.common import summary, timed
+from benchmarks.common import add_busy_flag, summary, timed
 from models import photos
 from models.common import device_name
 
@@ -21,6 +21,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True)
+    add_busy_flag(parser)
     args = parser.parse_args()
 
     model, _ = photos.load()
@@ -30,10 +31,10 @@ def main() -> None:
         top = photos.classify(image, model, tta=args.tta)[0][0]
         photos.gradcam(image, top, model)
 
-    ms = timed(call, args.calls, args.warmup)
+    ms = timed(call, args.calls, args.warmup, busy=args.busy_thread)
     print(f"photos.classify (tta={args.tta}) + gradcam on a {image.width}x{image.height} photo, {args.calls} calls, "
           f"{device_name()}, torch {torch.__version__}")
-    print(summary(ms))
+    print(("next to a busy Python thread: " if args.busy_thread else "") + summary(ms))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import summary, timed
+from benchmarks.common import add_busy_flag, summary, timed
 from models import speech
 from models.common import device_name
 
@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=5.0)
+    add_busy_flag(parser)
     args = parser.parse_args()
 
     model, _ = speech.load()
@@ -35,11 +36,11 @@ def main() -> None:
     x = (0.002 * rng.standard_normal(n)).astype(np.float32)
     start = (n - len(audio16)) // 2
     x[start : start + len(audio16)] += audio16[: n - start]
-    ms = timed(lambda i: speech.transcribe(x, 16000, model), args.calls, args.warmup)
+    ms = timed(lambda i: speech.transcribe(x, 16000, model), args.calls, args.warmup, busy=args.busy_thread)
     result = speech.transcribe(x, 16000, model)
     print(f"speech.transcribe on {args.seconds:g} s of 16 kHz audio -> '{result.digits}', {args.calls} calls, "
           f"{device_name()}, torch {torch.__version__}")
-    print(summary(ms))
+    print(("next to a busy Python thread: " if args.busy_thread else "") + summary(ms))
 
 
 if __name__ == "__main__":

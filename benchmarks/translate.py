@@ -11,7 +11,7 @@ import argparse
 
 import torch
 
-from benchmarks.common import summary, timed
+from benchmarks.common import add_busy_flag, summary, timed
 from models import translate
 from models.common import device_name
 
@@ -28,15 +28,16 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--beam", type=int, default=5)
+    add_busy_flag(parser)
     args = parser.parse_args()
     assert all(len(s.split()) == 10 for s in SENTENCES)
 
     model = translate.load()
-    ms = timed(lambda i: model.translate(SENTENCES[i % len(SENTENCES)], args.beam), args.calls, args.warmup)
+    ms = timed(lambda i: model.translate(SENTENCES[i % len(SENTENCES)], args.beam), args.calls, args.warmup, busy=args.busy_thread)
     result = model.translate(SENTENCES[0], args.beam)
     print(f"translate, 10-word sentences, beam {args.beam}: {args.calls} calls, {device_name(model.device)}, "
           f"torch {torch.__version__}; e.g. {result.text!r}")
-    print(summary(ms))
+    print(("next to a busy Python thread: " if args.busy_thread else "") + summary(ms))
 
 
 if __name__ == "__main__":

@@ -148,6 +148,8 @@ class Translator(nn.Module):
         self.readout = nn.Linear(cfg.dec_hidden, cfg.emb)  # then tied to the embedding
         self.out_bias = nn.Parameter(torch.zeros(cfg.vocab_size))
         self.drop = nn.Dropout(cfg.dropout)
+        # Not a child module (so not in the state_dict): a view over the layers above, see Inference.
+        object.__setattr__(self, "inference", Inference(self))
 
     def encode(self, src: torch.Tensor, lengths: torch.Tensor) -> Memory:
         """src (B, S) ids ending in EOS, right-padded; lengths (B,) -> Memory."""
@@ -156,20 +158,12 @@ class Translator(nn.Module):
         out, _ = self.encoder(packed)
         values, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=src.shape[1])
         mask = src != PAD
-        # decoder's first state: from the mean of the source vectors (B, 2H) -> (L, B, D)
-        mean = (values * mask.unsqueeze(-1)).sum(1) / lengths.to(values.dtype).unsqueeze(-1)
-        hidden = torch.tanh(self.bridge(mean)).view(-1, self.cfg.dec_layers, self.cfg.dec_hidden)
-        return Memory(values, self.keys(values), mask, hidden.transpose(0, 1).contiguous())
+        keys, hidden = self.inference.start(values, mask)
+        return Memory(values, keys, mask, hidden)
 
     def attend(self, states: torch.Tensor, memory: Memory) -> tuple[torch.Tensor, torch.Tensor]:
         """states (B, T, D) -> (log-probs over the vocabulary (B, T, V), attention (B, T, S))."""
-        scores = states @ memory.keys.transpose(1, 2) / self.cfg.dec_hidden**0.5  # (B, T, S)
-        scores = scores.masked_fill(~memory.mask.unsqueeze(1), float("-inf"))
-        attention = scores.softmax(-1)
-        context = attention @ memory.values  # (B, T, 2H)
-        features = torch.tanh(self.combine(torch.cat([states, context], -1)))
-        logits = self.readout(self.drop(features)) @ self.embed.weight.T + self.out_bias
-        return logits.float().log_softmax(-1), attention
+        return self.inference.attend(states, memory.keys, memory.values, memory.mask)
 
     def forward(self, src, lengths, tgt_in) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher forcing: tgt_in (B, T) = BOS + target -> (log-probs (B, T, V), attention (B, T, S))."""
@@ -182,6 +176,67 @@ class Translator(nn.Module):
         states, hidden = self.decoder(self.embed(tokens).unsqueeze(1), hidden)
         log_probs, attention = self.attend(states, memory)
         return log_probs[:, 0], hidden, attention[:, 0]
+
+
+class Inference(nn.Module):
+    """What a translation runs, over a Translator's own layers, in a form TorchScript compiles.
+
+    Compiled for inference (`TranslateModel.compiled`): one call to encode a sentence and one per
+    beam-search step, instead of a few dozen small torch ops each. Why it matters on a shared server: every
+    torch op lets go of Python's global lock and must win it back from the other viewers' threads, which
+    keep it for up to 5 ms each time (sys.getswitchinterval). Next to one busy Python thread
+    (`python -m benchmarks.translate --busy-thread`, 10-word sentences, beam 5), the p95 of a ~35 ms
+    translation was 8.9-10.8 s as eager ops, 0.6-0.8 s compiled (medians ~230 ms both).
+    """
+
+    def __init__(self, net: Translator):
+        super().__init__()
+        self.embed, self.encoder, self.bridge, self.keys = net.embed, net.encoder, net.bridge, net.keys
+        self.decoder, self.combine, self.readout, self.drop = net.decoder, net.combine, net.readout, net.drop
+        self.out_bias = net.out_bias
+        self.layers, self.hidden_size = net.cfg.dec_layers, net.cfg.dec_hidden
+        self.scale = net.cfg.dec_hidden**-0.5
+
+    def start(self, values: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder outputs (B, S, 2H), mask (B, S) -> attention keys (B, S, D) and the decoder's first
+        state (L, B, D), from the mean of the source vectors."""
+        mean = (values * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).to(values.dtype)  # (B, 2H)
+        hidden = torch.tanh(self.bridge(mean)).view(-1, self.layers, self.hidden_size)
+        return self.keys(values), hidden.transpose(0, 1).contiguous()
+
+    @torch.jit.export
+    def encode_one(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One sentence src (1, S), no padding (so no packing) -> values, keys, mask, hidden as in Memory."""
+        values, _ = self.encoder(self.embed(src))
+        mask = torch.ones_like(src, dtype=torch.bool)
+        keys, hidden = self.start(values, mask)
+        return values, keys, mask, hidden
+
+    def attend(self, states: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+               mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """states (B, T, D), keys (B, S, D), values (B, S, 2H), mask (B, S) -> (log-probs (B, T, V), attention (B, T, S))."""
+        scores = states @ keys.transpose(1, 2) * self.scale  # (B, T, S)
+        scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
+        attention = scores.softmax(-1)
+        context = attention @ values  # (B, T, 2H)
+        features = torch.tanh(self.combine(torch.cat([states, context], -1)))
+        logits = self.readout(self.drop(features)) @ self.embed.weight.T + self.out_bias
+        return logits.float().log_softmax(-1), attention
+
+    def forward(self, last: list[int], parents: list[int], totals: list[float], hidden: torch.Tensor,
+                keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, width: int):
+        """One step for k partial translations: their last subwords, the rows of `hidden` (L, *, D) they grew
+        from, their log-probabilities; keys/values/mask of one sentence (1, S, *) -> the `width` best
+        extensions (total log-probs, flat indices row * V + subword), the new hidden (L, k, D), attention (k, S)."""
+        device = keys.device
+        hidden = hidden[:, torch.tensor(parents, device=device)].contiguous()
+        k = len(last)
+        states, hidden = self.decoder(self.embed(torch.tensor(last, device=device)).unsqueeze(1), hidden)
+        log_probs, attention = self.attend(states, keys.expand(k, -1, -1), values.expand(k, -1, -1),
+                                           mask.expand(k, -1))
+        total = torch.tensor(totals, device=device).unsqueeze(1) + log_probs[:, 0]  # (k, V)
+        top, flat = total.view(-1).topk(min(width, total.numel()))
+        return top, flat, hidden, attention[:, 0]
 
 
 def source_batch(ids: list[list[int]], device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -232,27 +287,29 @@ class Hypothesis:
 
 
 @torch.no_grad()
-def beam_search(model: Translator, src: torch.Tensor, lengths: torch.Tensor, beam_size: int = 5) -> list[Hypothesis]:
+def beam_search(model: Translator, src: torch.Tensor, lengths: torch.Tensor, beam_size: int = 5,
+                step=None) -> list[Hypothesis]:
     """One sentence (src (1, S)) -> up to `beam_size` finished hypotheses, best first.
 
     Keeps the beam_size best partial translations by total log-probability; a hypothesis that
     emits EOS is set aside; search stops when beam_size are finished (or at the length limit).
-    Finished ones are ranked by log-probability per token. With beam_size 1 this is greedy."""
+    Finished ones are ranked by log-probability per token. With beam_size 1 this is greedy.
+    `step`: model.inference, or the same compiled by TorchScript (TranslateModel.compiled)."""
     model.eval()
-    memory = model.encode(src, lengths)
-    alive = [Hypothesis([], 0.0, [])]
+    step = step or model.inference
+    memory = Memory(*step.encode_one(src))  # src (1, S): one sentence, no padding
+    alive, parents = [Hypothesis([], 0.0, [])], [0]
     hidden = memory.hidden
     finished: list[Hypothesis] = []
     for _ in range(max_target_length(int(lengths[0]))):
-        k = len(alive)
-        last = torch.tensor([h.tokens[-1] if h.tokens else BOS for h in alive], device=src.device)
-        log_probs, hidden, attention = model.step(last, hidden, memory.repeat(k) if k > 1 else memory)
-        total = torch.tensor([h.log_prob for h in alive], device=src.device)[:, None] + log_probs
-        values, flat = total.view(-1).topk(min(2 * beam_size, total.numel()))
-        rows, words = (flat // log_probs.shape[1]).tolist(), (flat % log_probs.shape[1]).tolist()
+        last = [h.tokens[-1] if h.tokens else BOS for h in alive]
+        values, flat, hidden, attention = step(last, parents, [h.log_prob for h in alive], hidden,
+                                               memory.keys, memory.values, memory.mask, 2 * beam_size)
+        vocab = model.cfg.vocab_size
         attention = attention.float().cpu().numpy()
-        next_alive, keep = [], []
-        for rank, (value, row, word) in enumerate(zip(values.tolist(), rows, words)):
+        next_alive, parents = [], []
+        for rank, (value, index) in enumerate(zip(values.tolist(), flat.tolist())):
+            row, word = divmod(index, vocab)
             parent = alive[row]
             grown = Hypothesis(parent.tokens + [word], value, parent.attention + [attention[row]])
             if word == EOS:
@@ -262,11 +319,10 @@ def beam_search(model: Translator, src: torch.Tensor, lengths: torch.Tensor, bea
                     break
             elif len(next_alive) < beam_size:
                 next_alive.append(grown)
-                keep.append(row)
+                parents.append(row)
         if len(finished) >= beam_size or not next_alive:
             break
         alive = next_alive
-        hidden = hidden[:, keep]
     if not finished:  # hit the length limit: keep what there is
         finished = alive
     return sorted(finished, key=lambda h: h.score, reverse=True)[:beam_size]
@@ -296,6 +352,8 @@ class TranslateModel:
 
     def __init__(self, net: Translator, tokenizer: Tokenizer, meta: dict):
         self.net, self.tokenizer, self.meta = net, tokenizer, meta
+        # One TorchScript call to encode, one per beam-search step (why: Inference); shares the net's weights.
+        self.compiled = torch.jit.script(net.inference.eval())
 
     @property
     def device(self) -> torch.device:
@@ -311,7 +369,7 @@ class TranslateModel:
                              "Try one sentence at a time.")
         ids = self.tokenizer.sp.encode(source)
         src, lengths = source_batch([ids], self.device)
-        hyps = beam_search(self.net, src, lengths, max(1, int(beam_size)))
+        hyps = beam_search(self.net, src, lengths, max(1, int(beam_size)), self.compiled)
         best = hyps[0]
         return Translation(
             text=typeset_french(self.tokenizer.decode(best.tokens)),
@@ -337,7 +395,7 @@ class TranslateModel:
         texts = []
         for row in ids:
             src, lengths = source_batch([row], self.device)
-            texts.append(self.tokenizer.decode(beam_search(self.net, src, lengths, beam_size)[0].tokens))
+            texts.append(self.tokenizer.decode(beam_search(self.net, src, lengths, beam_size, self.compiled)[0].tokens))
         return texts
 
 

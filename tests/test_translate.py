@@ -97,6 +97,17 @@ def test_beam_search_scores_are_the_model_log_probabilities(model):
     assert best.score == pytest.approx(total / len(target), abs=1e-3)
 
 
+def test_torchscript_decoding_matches_the_eager_network(model):
+    """The page decodes with the TorchScript-compiled Inference (one call per step): same hypotheses."""
+    for row in model.tokenizer.encode(SENTENCES):
+        src, lengths = tr.source_batch([row], model.device)
+        eager = tr.beam_search(model.net, src, lengths, beam_size=5)
+        compiled = tr.beam_search(model.net, src, lengths, beam_size=5, step=model.compiled)
+        assert [h.tokens for h in compiled] == [h.tokens for h in eager]
+        assert [h.log_prob for h in compiled] == pytest.approx([h.log_prob for h in eager], abs=1e-4)
+        np.testing.assert_allclose(np.stack(compiled[0].attention), np.stack(eager[0].attention), atol=1e-5)
+
+
 def test_bad_input_gets_a_message_not_a_crash(model):
     for empty in ["", "   \n\t "]:
         with pytest.raises(tr.InputError, match="Type an English sentence"):
