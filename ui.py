@@ -5,6 +5,8 @@ imported only by the page (and the loader call) that needs it.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import gc
 import importlib
 import json
@@ -62,7 +64,7 @@ def device_label() -> str:
 def probability_bars(labels: list[str], probabilities, winner: int | None, title: str) -> go.Figure:
     """A bar per class; the winner (if any) in the accent colour."""
     colours = [ACCENT if i == winner else MUTED for i in range(len(labels))]
-    fig = go.Figure(
+    return go.Figure(
         go.Bar(
             x=labels,
             y=[float(p) for p in probabilities],
@@ -70,25 +72,26 @@ def probability_bars(labels: list[str], probabilities, winner: int | None, title
             text=[f"{p:.0%}" for p in probabilities],
             textposition="outside",
             hovertemplate="%{x}: %{y:.2%}<extra></extra>",
-        )
+        ),
+        layout=dict(
+            title=dict(text=title),
+            yaxis=dict(range=[0, 1.15], tickformat=".0%", title=dict(text="probability")),
+            xaxis=dict(type="category"),
+            height=320,
+            margin=dict(l=10, r=10, t=50, b=10),
+            showlegend=False,
+        ),
     )
-    fig.update_layout(
-        title=title,
-        yaxis=dict(range=[0, 1.15], tickformat=".0%", title="probability"),
-        xaxis=dict(type="category", title=None),
-        height=320,
-        margin=dict(l=10, r=10, t=50, b=10),
-        showlegend=False,
-    )
-    return fig
 
 
 # The model cards' curves never change, but building a Plotly figure (make_subplots, update_layout: validation
 # at every step) was a quarter of the server's time under load (py-spy, benchmarks/load_ws.py). Built once per
-# argument set and shared: st.plotly_chart only reads a figure (to_dict), so sharing one object is safe.
+# model and shared: st.plotly_chart only reads a figure (to_dict), so sharing one object is safe. The cache key
+# is the model's name: arguments with a leading underscore are not hashed (hashing a curve took 4 ms a call).
 @st.cache_resource(show_spinner=False, max_entries=64)
-def training_curves(curve: list[dict], metric: str = "accuracy") -> go.Figure:
-    """Loss and a metric per epoch, for training and test, from the checkpoint's JSON."""
+def training_curves(name: str, _curve: list[dict], metric: str = "accuracy") -> go.Figure:
+    """Loss and a metric per epoch, for training and test, from model `name`'s checkpoint JSON."""
+    curve = _curve
     from plotly.subplots import make_subplots
 
     epochs = [row["epoch"] for row in curve]
@@ -123,6 +126,13 @@ def model_card(meta: dict, metric_lines: list[str]) -> None:
     )
 
 
+# Figures are built in one go (layout given to go.Figure) rather than by update_layout/update_xaxes calls:
+# each of those re-validates through Plotly's "magic underscore" paths, and figure building was the server's
+# largest cost under load (py-spy on benchmarks/load_ws.py); built this way they are ~5x faster, same JSON.
+PLAIN_AXIS = dict(visible=False)
+IMAGE_Y_AXIS = dict(autorange="reversed", visible=False, scaleanchor="x")  # row 0 on top, square pixels
+
+
 def feature_grid(maps, count: int, columns: int = 8, title: str = "") -> go.Figure:
     """The `count` most active feature maps of one layer, tiled into one heatmap.
 
@@ -142,25 +152,20 @@ def feature_grid(maps, count: int, columns: int = 8, title: str = "") -> go.Figu
         r, q = divmod(k, columns)
         mosaic[r * (h + gap) : r * (h + gap) + h, q * (w + gap) : q * (w + gap) + w] = m
         channel[r * (h + gap) : r * (h + gap) + h, q * (w + gap) : q * (w + gap) + w] = ch
-    fig = go.Figure(
+    return go.Figure(
         go.Heatmap(z=mosaic, customdata=channel, colorscale="Viridis", showscale=False,
-                   hovertemplate="channel %{customdata}<extra></extra>", hoverongaps=False)
+                   hovertemplate="channel %{customdata}<extra></extra>", hoverongaps=False),
+        layout=dict(title=dict(text=title), height=60 + rows * 40, margin=dict(l=0, r=0, t=50, b=0),
+                    plot_bgcolor="rgba(0,0,0,0)", xaxis=PLAIN_AXIS, yaxis=IMAGE_Y_AXIS),
     )
-    fig.update_yaxes(autorange="reversed", visible=False, scaleanchor="x")
-    fig.update_xaxes(visible=False)
-    fig.update_layout(title=title, height=60 + rows * 40, margin=dict(l=0, r=0, t=50, b=0),
-                      plot_bgcolor="rgba(0,0,0,0)")
-    return fig
 
 
 def image_heatmap(image, title: str = "", height: int = 300) -> go.Figure:
     """A small grey image (H, W) in [0, 1] drawn pixel by pixel, values on hover."""
-    fig = go.Figure(go.Heatmap(z=image, colorscale="gray", zmin=0, zmax=1, showscale=False,
-                               hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", visible=False, scaleanchor="x")
-    fig.update_xaxes(visible=False)
-    fig.update_layout(title=title, height=height, margin=dict(l=0, r=0, t=40, b=0))
-    return fig
+    return go.Figure(go.Heatmap(z=image, colorscale="gray", zmin=0, zmax=1, showscale=False,
+                                hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"),
+                     layout=dict(title=dict(text=title), height=height, margin=dict(l=0, r=0, t=40, b=0),
+                                 xaxis=PLAIN_AXIS, yaxis=IMAGE_Y_AXIS))
 
 
 # Evidence heatmaps: no evidence is see-through, strong evidence glows yellow-white.
@@ -189,22 +194,24 @@ def photo_with_heatmap(image, heat, opacity: float, title: str = "", box=None, c
     shown = image.copy()
     shown.thumbnail((PHOTO_DISPLAY_SIDE, PHOTO_DISPLAY_SIDE))
     scale = w / shown.width  # stretch the shrunk JPEG back over the photo's pixel coordinates
-    fig = go.Figure(go.Image(source=image_uri(shown), dx=scale, dy=scale, hoverinfo="skip"))
     step = max(1, round(w / cells))
     z = heat[::step, ::step].astype("float32")
     if box is not None:  # outside the region the network saw there is no evidence either way: transparent
         rows, cols = np.arange(z.shape[0]) * step, np.arange(z.shape[1]) * step
         outside = ((rows < box[1]) | (rows >= box[3]))[:, None] | ((cols < box[0]) | (cols >= box[2]))[None, :]
         z[outside] = np.nan
-    fig.add_heatmap(z=z, x0=step / 2, dx=step, y0=step / 2, dy=step, zmin=0, zmax=1, zsmooth="best",
-                    colorscale=HEAT_COLOURS, opacity=opacity, showscale=False, hoverongaps=False,
-                    hovertemplate="evidence %{z:.2f}<extra></extra>")
+    shapes = []
     if box is not None and (box[2] - box[0] < w or box[3] - box[1] < h):
-        fig.add_shape(type="rect", x0=box[0], y0=box[1], x1=box[2], y1=box[3], line=dict(color="white", dash="dash"))
-    fig.update_xaxes(visible=False, range=[0, w])
-    fig.update_yaxes(visible=False, range=[h, 0], scaleanchor="x")
-    fig.update_layout(title=title, height=int(np.clip(50 + 560 * h / w, 260, 640)), margin=dict(l=0, r=0, t=40, b=0))
-    return fig
+        shapes.append(dict(type="rect", x0=box[0], y0=box[1], x1=box[2], y1=box[3], line=dict(color="white", dash="dash")))
+    return go.Figure(
+        [go.Image(source=image_uri(shown), dx=scale, dy=scale, hoverinfo="skip"),
+         go.Heatmap(z=z, x0=step / 2, dx=step, y0=step / 2, dy=step, zmin=0, zmax=1, zsmooth="best",
+                    colorscale=HEAT_COLOURS, opacity=opacity, showscale=False, hoverongaps=False,
+                    hovertemplate="evidence %{z:.2f}<extra></extra>")],
+        layout=dict(title=dict(text=title), height=int(np.clip(50 + 560 * h / w, 260, 640)), shapes=shapes,
+                    margin=dict(l=0, r=0, t=40, b=0), xaxis=dict(visible=False, range=[0, w]),
+                    yaxis=dict(visible=False, range=[h, 0], scaleanchor="x")),
+    )
 
 
 def rgb_grid(images, columns: int, title: str = "", labels=None) -> go.Figure:
@@ -217,11 +224,9 @@ def rgb_grid(images, columns: int, title: str = "", labels=None) -> go.Figure:
     for k in range(n):
         r, q = divmod(k, columns)
         mosaic[r * (h + gap) : r * (h + gap) + h, q * (w + gap) : q * (w + gap) + w] = images[k]
-    fig = go.Figure(go.Image(z=(mosaic * 255).round().astype("uint8"), hoverinfo="skip"))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.update_layout(title=title, height=60 + rows * 60, margin=dict(l=0, r=0, t=40, b=0))
-    return fig
+    return go.Figure(go.Image(z=(mosaic * 255).round().astype("uint8"), hoverinfo="skip"),
+                     layout=dict(title=dict(text=title), height=60 + rows * 60, margin=dict(l=0, r=0, t=40, b=0),
+                                 xaxis=PLAIN_AXIS, yaxis=PLAIN_AXIS))
 
 
 def ranking_bars(ranking: list[tuple[str, float]], title: str) -> go.Figure:
@@ -229,14 +234,18 @@ def ranking_bars(ranking: list[tuple[str, float]], title: str) -> go.Figure:
     names = [name for name, _ in ranking][::-1]
     probs = [p for _, p in ranking][::-1]
     colours = [MUTED] * (len(names) - 1) + [ACCENT]
-    fig = go.Figure(go.Bar(x=probs, y=names, orientation="h", marker_color=colours, text=[f"{p:.0%}" for p in probs],
-                           textposition="outside", hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
-    fig.update_layout(title=title, xaxis=dict(range=[0, 1.15], tickformat=".0%"), height=360,
-                      margin=dict(l=10, r=10, t=40, b=10))
-    return fig
+    return go.Figure(go.Bar(x=probs, y=names, orientation="h", marker_color=colours, text=[f"{p:.0%}" for p in probs],
+                            textposition="outside", hovertemplate="%{y}: %{x:.2%}<extra></extra>"),
+                     layout=dict(title=dict(text=title), xaxis=dict(range=[0, 1.15], tickformat=".0%"), height=360,
+                                 margin=dict(l=10, r=10, t=40, b=10)))
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)  # see training_curves
+@st.cache_resource(show_spinner=False, max_entries=64)
+def card_lines(name: str, _curve: list[dict], series: dict[str, str], title: str = "") -> go.Figure:
+    """epoch_lines of model `name`'s checkpoint curve, built once (see training_curves)."""
+    return epoch_lines(_curve, series, title)
+
+
 def epoch_lines(curve: list[dict], series: dict[str, str], title: str = "") -> go.Figure:
     """Per-epoch values from a checkpoint's curve: series maps a curve key to its label; each gets its own panel."""
     from plotly.subplots import make_subplots
@@ -260,14 +269,17 @@ GROUP_COLOURS = ["#7F3C8D", "#11A579", "#3969AC", "#F2B701", "#E73F74", "#80BA5A
 # See training_curves. The embeddings page reruns for every widget (the analogy boxes too): the map is rebuilt
 # only when what it shows changes.
 @st.cache_resource(show_spinner=False, max_entries=16)
-def word_map(words: list[str], xyz, groups: list[str], focus: int | None = None, neighbours=(), height: int = 640,
-             zoom: float = 0.35) -> go.Figure:
+def word_map(view: tuple, _words: list[str], _xyz, _groups: list[str], focus: int | None = None, neighbours=(),
+             height: int = 640, zoom: float = 0.35) -> go.Figure:
     """A 3D scatter of words, one trace per group (a legend entry each; "other" in grey).
+
+    view: what identifies words, xyz and groups (the page's map settings), the cache key in their place:
+    underscored arguments are not hashed (hashing 1,000 words and their groups took ~13 ms a call).
 
     focus: index of a highlighted word; the axes then centre on it, spanning `zoom` of the map.
     neighbours: indices drawn as lines from the focus word, labelled."""
-    xyz = np.asarray(xyz, dtype=np.float32)
-    words = np.asarray(words)
+    xyz = np.asarray(_xyz, dtype=np.float32)
+    words, groups = np.asarray(_words), _groups
     fig = go.Figure()
     names = sorted(set(groups) - {"other"}, key=lambda g: (not g.startswith("cluster"), len(g) if g.startswith("cluster") else 0, g))
     groups_arr = np.asarray(groups)
@@ -309,47 +321,58 @@ def score_bars(pairs: list[tuple[str, float]], title: str, label: str = "cosine"
     """Words with a score each (cosine similarity), best on top."""
     names = [w for w, _ in pairs][::-1]
     scores = [s for _, s in pairs][::-1]
-    fig = go.Figure(go.Bar(x=scores, y=names, orientation="h", marker_color=[MUTED] * (len(names) - 1) + [ACCENT],
-                           text=[f"{s:.3f}" for s in scores], textposition="outside",
-                           hovertemplate="%{y}: " + label + " %{x:.3f}<extra></extra>"))
-    fig.update_layout(title=title, xaxis=dict(range=[0, 1.15], title=label), yaxis=dict(type="category"),
-                      height=60 + 28 * len(names), margin=dict(l=10, r=10, t=40, b=10))
-    return fig
+    return go.Figure(go.Bar(x=scores, y=names, orientation="h", marker_color=[MUTED] * (len(names) - 1) + [ACCENT],
+                            text=[f"{s:.3f}" for s in scores], textposition="outside",
+                            hovertemplate="%{y}: " + label + " %{x:.3f}<extra></extra>"),
+                     layout=dict(title=dict(text=title), xaxis=dict(range=[0, 1.15], title=dict(text=label)),
+                                 yaxis=dict(type="category"), height=60 + 28 * len(names),
+                                 margin=dict(l=10, r=10, t=40, b=10)))
 
 
-def speech_figure(result, labels: list[str], hop_seconds: float) -> go.Figure:
-    """Waveform, log-mel spectrogram and per-frame CTC posteriors of a transcript, on one time axis."""
+@functools.lru_cache(maxsize=4)
+def _speech_layout(hop_seconds: float) -> dict:
+    """speech_figure's three stacked panels on one time axis: built once with make_subplots (slow), reused."""
     from plotly.subplots import make_subplots
 
-    prepared = result.prepared
-    wave = prepared.waveform
-    step = max(1, len(wave) // 3000)  # a few thousand points are enough for the eye
-    seconds_per_sample = prepared.features.shape[1] * hop_seconds / max(1, len(wave))  # the spectrogram's time axis
-    t_wave = np.arange(0, len(wave), step) * seconds_per_sample
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.04, row_heights=[0.2, 0.4, 0.4],
                         subplot_titles=("waveform", "log-mel spectrogram (what the network reads)",
                                         "network output per frame (CTC posteriors)"))
-    fig.add_scatter(x=t_wave, y=wave[::step], mode="lines", line=dict(color=MUTED, width=1), showlegend=False,
-                    hoverinfo="skip", row=1, col=1)
-    mel = prepared.features.numpy()
-    fig.add_heatmap(z=mel, x=np.arange(mel.shape[1]) * hop_seconds, colorscale="Magma", showscale=False,
-                    hovertemplate="%{x:.2f} s, band %{y}<extra></extra>", row=2, col=1)
-    if len(result.posteriors):
-        t = np.arange(len(result.posteriors)) * result.frame_seconds
-        for k, label in enumerate(labels):
-            colour = "#cccccc" if k == 0 else GROUP_COLOURS[(k - 1) % len(GROUP_COLOURS)]
-            fig.add_scatter(x=t, y=result.posteriors[:, k], mode="lines", name=label, line=dict(color=colour, width=2),
-                            hovertemplate=label + " %{y:.2f}<extra></extra>", row=3, col=1)
-        for (start, end), digit in zip(result.spans, result.digits.split()):
-            fig.add_annotation(x=(start + end) / 2, y=1.08, text=f"<b>{digit}</b>", showarrow=False,
-                               font=dict(size=16, color=ACCENT), row=3, col=1)
     fig.update_yaxes(visible=False, row=1, col=1)
     fig.update_yaxes(title="band", row=2, col=1)
     fig.update_yaxes(title="probability", range=[0, 1.18], row=3, col=1)
     fig.update_xaxes(title="seconds", row=3, col=1)
     fig.update_layout(height=620, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.12),
                       hovermode="x unified")
-    return fig
+    return fig.layout.to_plotly_json()
+
+
+def speech_figure(result, labels: list[str], hop_seconds: float) -> go.Figure:
+    """Waveform, log-mel spectrogram and per-frame CTC posteriors of a transcript, on one time axis
+    (panels: axes x/y, x2/y2, x3/y3 of _speech_layout)."""
+    prepared = result.prepared
+    wave = prepared.waveform
+    step = max(1, len(wave) // 3000)  # a few thousand points are enough for the eye
+    seconds_per_sample = prepared.features.shape[1] * hop_seconds / max(1, len(wave))  # the spectrogram's time axis
+    t_wave = np.arange(0, len(wave), step) * seconds_per_sample
+    mel = prepared.features.numpy()
+    traces = [
+        go.Scatter(x=t_wave, y=wave[::step], mode="lines", line=dict(color=MUTED, width=1), showlegend=False,
+                   hoverinfo="skip", xaxis="x", yaxis="y"),
+        go.Heatmap(z=mel, x=np.arange(mel.shape[1]) * hop_seconds, colorscale="Magma", showscale=False,
+                   hovertemplate="%{x:.2f} s, band %{y}<extra></extra>", xaxis="x2", yaxis="y2"),
+    ]
+    layout = copy.deepcopy(_speech_layout(hop_seconds))
+    if len(result.posteriors):
+        t = np.arange(len(result.posteriors)) * result.frame_seconds
+        for k, label in enumerate(labels):
+            colour = "#cccccc" if k == 0 else GROUP_COLOURS[(k - 1) % len(GROUP_COLOURS)]
+            traces.append(go.Scatter(x=t, y=result.posteriors[:, k], mode="lines", name=label,
+                                     line=dict(color=colour, width=2), hovertemplate=label + " %{y:.2f}<extra></extra>",
+                                     xaxis="x3", yaxis="y3"))
+        for (start, end), digit in zip(result.spans, result.digits.split()):
+            layout["annotations"].append(dict(x=(start + end) / 2, y=1.08, text=f"<b>{digit}</b>", showarrow=False,
+                                              font=dict(size=16, color=ACCENT), xref="x3", yref="y3"))
+    return go.Figure(traces, layout=layout)
 
 
 def attention_heatmap(attention, source_tokens: list[str], target_tokens: list[str]) -> go.Figure:
@@ -360,15 +383,12 @@ def attention_heatmap(attention, source_tokens: list[str], target_tokens: list[s
         shown = ["(end)" if t == "</s>" else t.replace("<", "‹").replace(">", "›") for t in tokens]
         return [t + "\u200b" * i for i, t in enumerate(shown)]
 
-    fig = go.Figure(go.Heatmap(
-        z=np.asarray(attention), x=labels(source_tokens), y=labels(target_tokens), zmin=0, zmax=1,
-        colorscale="Blues", colorbar=dict(title="weight", thickness=12),
-        hovertemplate="%{y} ← %{x}: %{z:.2f}<extra></extra>",
-    ))
     side = 28  # pixels per token row
-    fig.update_layout(
-        height=max(260, 90 + side * len(target_tokens)), margin=dict(l=10, r=10, t=30, b=10),
-        xaxis=dict(side="top", type="category", tickangle=-45, title=None),
-        yaxis=dict(autorange="reversed", type="category", title=None),
+    return go.Figure(
+        go.Heatmap(z=np.asarray(attention), x=labels(source_tokens), y=labels(target_tokens), zmin=0, zmax=1,
+                   colorscale="Blues", colorbar=dict(title=dict(text="weight"), thickness=12),
+                   hovertemplate="%{y} ← %{x}: %{z:.2f}<extra></extra>"),
+        layout=dict(height=max(260, 90 + side * len(target_tokens)), margin=dict(l=10, r=10, t=30, b=10),
+                    xaxis=dict(side="top", type="category", tickangle=-45),
+                    yaxis=dict(autorange="reversed", type="category")),
     )
-    return fig

@@ -100,7 +100,7 @@ st.markdown(
     "respect to every weight, and the optimiser takes a small step against it. The training loss is "
     "measured on those distorted digits with dropout on, which is why it stays above the test loss."
 )
-st.plotly_chart(training_curves(meta["curve"]), key="curves")
+st.plotly_chart(training_curves(digits.NAME, meta["curve"]), key="curves")
 
 with st.expander("Model card", expanded=True):
     model_card(

@@ -5,7 +5,7 @@ import streamlit as st
 
 from models import embeddings
 from models.embeddings import DEFAULT_PERPLEXITY, UnknownWordError
-from ui import epoch_lines, load_model, model_card, score_bars, word_map
+from ui import card_lines, load_model, model_card, score_bars, word_map
 
 SIZES = [500, 1000, 2000, 5000]
 DEFAULT_SIZE = 1000
@@ -113,7 +113,7 @@ if word is not None:
 
 map_column, side = st.columns([3, 1])
 with map_column:
-    st.plotly_chart(word_map(words, xyz, groups, focus, on_map), key="word_map")
+    st.plotly_chart(word_map((n, method, perplexity, colour, k), words, xyz, groups, focus, on_map), key="word_map")
     caption = (f"{method} of the {n:,} most frequent words' vectors (cosine geometry)"
                + (f", perplexity {perplexity}" if method == "t-SNE" else ": the three directions of largest variance")
                + ". Hover for a word; drag to rotate; scroll to zoom; double-click a legend entry to isolate it.")
@@ -171,7 +171,7 @@ with st.expander("Model card", icon=":material/info:"):
         f"them ({metrics['analogy_questions'] / metrics['analogy_total']:.0%} of all {metrics['analogy_total']:,})",
         f"**Maps:** {meta['views']['method']}; precomputed for {', '.join(f'{s:,}' for s in meta['views']['sizes'])} words",
     ])
-    st.plotly_chart(epoch_lines(meta["curve"], {"train_loss": "training loss (positive pairs)",
+    st.plotly_chart(card_lines(embeddings.NAME, meta["curve"], {"train_loss": "training loss (positive pairs)",
                                                 "wordsim353": "WordSim-353 ρ", "analogy": "analogy accuracy"}),
                     key="curves")
     st.caption("Wikipedia text: Wikipedia contributors, English Wikipedia (2015), CC BY-SA 3.0. Books: Project "

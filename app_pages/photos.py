@@ -122,7 +122,7 @@ with maps:
                     key="maps")
 
 st.subheader("How it was trained")
-st.plotly_chart(training_curves(meta["curve"]), key="curves")
+st.plotly_chart(training_curves(photos.NAME, meta["curve"]), key="curves")
 with st.expander("Model card", expanded=True):
     model_card(
         meta,

@@ -32,6 +32,19 @@ def example_bytes(file: str) -> bytes:
     return (EXAMPLES_DIR / file).read_bytes()
 
 
+def transcript_figure(result: speech.Transcript):
+    return speech_figure(result, speech.LABELS, speech.HOP_LENGTH / speech.SAMPLE_RATE)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def example_result(name: str):
+    """An example clip through the shared model, and its figure: the same for every viewer, so made once per
+    server (read-only afterwards)."""
+    samples, rate = speech.read_audio(example_bytes(EXAMPLES[name]["file"]))
+    result = speech.transcribe(samples, rate, model)
+    return result, transcript_figure(result)
+
+
 def active_model():
     adapted = st.session_state.get("adapted_speech")
     if adapted is not None and st.session_state.get("use_adapted", True):
@@ -60,9 +73,12 @@ if data is None:
     st.info("**Record** some digits with the microphone, **upload** a file, or pick an **example**.", icon=":material/mic:")
 else:
     try:
-        samples, rate = speech.read_audio(data)
         net, which = active_model()
-        result = speech.transcribe(samples, rate, net)
+        if source == "Example" and net is model:
+            result, figure = example_result(name)
+        else:
+            samples, rate = speech.read_audio(data)
+            result, figure = speech.transcribe(samples, rate, net), None
     except speech.AudioError as error:
         st.error(f"**Can't use this audio.** {error}", icon=":material/error:")
     else:
@@ -92,7 +108,7 @@ else:
             right.audio(result.prepared.waveform, sample_rate=speech.SAMPLE_RATE)
         else:  # all zeros: nothing to play (and Streamlit's player would divide by the zero peak)
             right.caption("(digital silence)")
-        st.plotly_chart(speech_figure(result, speech.LABELS, speech.HOP_LENGTH / speech.SAMPLE_RATE), key="speech_figure")
+        st.plotly_chart(figure if figure is not None else transcript_figure(result), key="speech_figure")
         st.caption("Top: the waveform. Middle: the log-mel spectrogram the network reads (40 frequency bands, "
                    "normalised). Bottom: the network's output per 40 ms frame: the probability of *blank* (no new "
                    "digit, grey) and of each digit. CTC lets it fire each digit in a spike and say blank in between.")

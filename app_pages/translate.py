@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from models import translate
-from ui import attention_heatmap, epoch_lines, load_model, model_card
+from ui import attention_heatmap, card_lines, load_model, model_card
 
 EXAMPLES = [
     "I don't know what to do.",
@@ -115,7 +115,7 @@ with st.expander("Model card", icon=":material/info:"):
                      f"on {cpu['hardware']}) reaches BLEU {cpu['bleu_beam5']['tatoeba']:.1f} (Tatoeba) and "
                      f"{cpu['bleu_beam5']['multi30k']:.1f} (Multi30k): `{cpu['command']}`")
     model_card(meta, lines)
-    st.plotly_chart(epoch_lines(meta["curve"], {"train_loss": "training loss (label-smoothed)",
+    st.plotly_chart(card_lines(translate.NAME, meta["curve"], {"train_loss": "training loss (label-smoothed)",
                                                 "val_tatoeba_bleu_greedy": "Tatoeba val BLEU (greedy)",
                                                 "val_multi30k_bleu_greedy": "Multi30k val BLEU (greedy)"}),
                     key="curves")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import platform
+import weakref
 from pathlib import Path
 
 import torch
@@ -62,3 +63,41 @@ def load_checkpoint(name: str, weights_dir=None) -> tuple[dict[str, torch.Tensor
 
 def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+class _Recording(torch.nn.Module):
+    """net(x, activations) as a function of x alone -> (logits, {name: activation}), for tracing."""
+
+    def __init__(self, net: torch.nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor):
+        activations: dict[str, torch.Tensor] = {}
+        return self.net(x, activations), activations
+
+
+_TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # net -> {(shape, dtype, device, grad): traced}
+
+
+def run_recording(net: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The CNNs' inference: net(x, activations) -> (logits, activations), as one TorchScript call.
+
+    Why: Streamlit runs each viewer in a thread of one process, and every torch op called from Python
+    lets go of Python's global lock and must win it back from the other viewers' threads, which keep it
+    up to 5 ms each time (sys.getswitchinterval): a forward pass of ~40 small ops, 2.5 ms alone, took
+    ~0.5 s next to a busy Python thread (`python -m benchmarks.digits --busy-thread`). Traced, it is one
+    call. Traced once per network and input shape (and grad mode: Grad-CAM differentiates through it);
+    the trace shares the network's weights. In training mode the network runs as is (dropout, batch norm).
+    """
+    if net.training:
+        activations: dict[str, torch.Tensor] = {}
+        return net(x, activations), activations
+    key = (tuple(x.shape), x.dtype, x.device, torch.is_grad_enabled())
+    traced = _TRACED.setdefault(net, {}).get(key)
+    if traced is None:
+        with torch.inference_mode(False), torch.set_grad_enabled(key[3]):
+            example = x.clone()  # an inference-mode tensor can't be traced through
+            traced = torch.jit.trace(_Recording(net), example, strict=False, check_trace=False)
+        _TRACED[net][key] = traced
+    return traced(x)

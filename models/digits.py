@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from models.common import get_device, load_checkpoint
+from models.common import get_device, load_checkpoint, run_recording
 
 NAME = "digits"
 CLASSES = [str(d) for d in range(10)]
@@ -218,8 +218,7 @@ def predict(image, model: DigitNet | None = None) -> Prediction:
     model = model or _default_model()
     x28 = preprocess(image)
     device = next(model.parameters()).device
-    activations: dict[str, torch.Tensor] = {}
-    logits = model(to_batch(x28, device), activations)
+    logits, activations = run_recording(model, to_batch(x28, device))
     probs = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
     digit = int(probs.argmax())
     maps = {name: a[0].float().cpu().numpy() for name, a in activations.items()}

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch import nn
 
-from models.common import get_device, load_checkpoint
+from models.common import get_device, load_checkpoint, run_recording
 
 NAME = "photos"
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -246,8 +246,8 @@ def analyze(image: Image.Image, model: PhotoNet | None = None, tta: bool = True)
     model = model or _default_model()
     x = _input(image, model)
     views = tta_views(x)  # (6, 1, 3, 32, 32)
-    activations: dict[str, torch.Tensor] = {}
-    logits = model(views.flatten(0, 1), activations).view(*views.shape[:2], -1)  # (6, 1, 10)
+    logits, activations = run_recording(model, views.flatten(0, 1))
+    logits = logits.view(*views.shape[:2], -1)  # (6, 1, 10)
     plain, augmented = _ranking(logits[0, 0]), _ranking(combine_views(logits)[0])
     maps = {k: v[0].float().cpu().numpy() for k, v in activations.items() if "." not in k}
     ranking, alternative = (augmented, plain) if tta else (plain, augmented)
@@ -261,7 +261,9 @@ def classify(image: Image.Image, model: PhotoNet | None = None, tta: bool = True
     With tta (the default), averaged over 6 views of the photo (see `tta_views`)."""
     model = model or _default_model()
     x = _input(image, model)
-    return _ranking((tta_logits(model, x) if tta else model(x))[0])
+    views = tta_views(x) if tta else x[None]  # (6 or 1, 1, 3, 32, 32)
+    logits, _ = run_recording(model, views.flatten(0, 1))
+    return _ranking(combine_views(logits.view(*views.shape[:2], -1))[0] if tta else logits[0])
 
 
 def gradcam(image: Image.Image, class_name: str, model: PhotoNet | None = None) -> np.ndarray:
@@ -274,8 +276,7 @@ def gradcam(image: Image.Image, class_name: str, model: PhotoNet | None = None) 
     model = model or _default_model()
     x = _input(image, model)
     with torch.enable_grad():
-        activations: dict[str, torch.Tensor] = {}
-        logits = model(x, activations)
+        logits, activations = run_recording(model, x)
         feature = activations[CAM_LAYER]  # (1, C, 7, 7) after the conv, before pooling
         (grad,) = torch.autograd.grad(logits[0, CLASSES.index(class_name)], feature)
     weights = grad.mean(dim=(2, 3), keepdim=True)  # (1, C, 1, 1)

@@ -138,6 +138,22 @@ def test_predict_contract():
     assert p.activations["conv1"].shape == (32, 28, 28) and p.activations["conv5"].shape == (128, 7, 7)
 
 
+def test_traced_inference_matches_the_eager_network():
+    """predict runs the network traced (models.common.run_recording): same logits and feature maps."""
+    from models.common import run_recording
+
+    model, _ = digits.load(device="cpu")
+    x = torch.rand(3, 1, digits.IMAGE_SIZE, digits.IMAGE_SIZE)
+    with torch.inference_mode():
+        eager_acts: dict = {}
+        eager = model(x, eager_acts)
+        traced, acts = run_recording(model, x)
+    torch.testing.assert_close(traced, eager)
+    assert acts.keys() == eager_acts.keys()
+    for name in acts:
+        torch.testing.assert_close(acts[name], eager_acts[name])
+
+
 def test_predict_accepts_png_bytes_decoded_by_pil():
     buf = io.BytesIO()
     Image.fromarray(render(1, 40, 40, 200, 18)).save(buf, format="PNG")

@@ -186,6 +186,27 @@ def test_gradcam_contract(model):
         assert (heat[:, :20] == 0).all() and (heat[:, -20:] == 0).all()  # outside the centred square
 
 
+def test_traced_inference_matches_the_eager_network(model):
+    """The page runs the network traced (models.common.run_recording: one TorchScript call): same logits,
+    same feature maps, and the same gradients for Grad-CAM, as the network run op by op."""
+    from models.common import run_recording
+
+    x = torch.rand(6, 3, photos.IMAGE_SIZE, photos.IMAGE_SIZE)
+    for grad in (False, True):
+        with torch.set_grad_enabled(grad):
+            eager_acts: dict = {}
+            eager = model(x, eager_acts)
+            traced, acts = run_recording(model, x)
+            torch.testing.assert_close(traced, eager)
+            assert acts.keys() == eager_acts.keys()
+            for name in acts:
+                torch.testing.assert_close(acts[name], eager_acts[name])
+            if grad:
+                (g_eager,) = torch.autograd.grad(eager[0, 3], eager_acts[photos.CAM_LAYER])
+                (g_traced,) = torch.autograd.grad(traced[0, 3], acts[photos.CAM_LAYER])
+                torch.testing.assert_close(g_traced, g_eager)
+
+
 def test_tta_views_are_mirrors_and_shifts():
     x = torch.rand(2, 3, 32, 32)
     v = photos.tta_views(x)
