@@ -87,8 +87,10 @@ def run_recording(net: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, 
     lets go of Python's global lock and must win it back from the other viewers' threads, which keep it
     up to 5 ms each time (sys.getswitchinterval): a forward pass of ~40 small ops, 2.5 ms alone, took
     ~0.5 s next to a busy Python thread (`python -m benchmarks.digits --busy-thread`). Traced, it is one
-    call. Traced once per network and input shape (and grad mode: Grad-CAM differentiates through it);
-    the trace shares the network's weights. In training mode the network runs as is (dropout, batch norm).
+    call. Traced once per network and input shape (and grad mode: Grad-CAM differentiates through it, and
+    shares the network's weights; without gradients the trace is frozen: batch norms folded into the
+    convolutions). In training mode the network runs as is (dropout, batch norm). Alone, a call costs the
+    same as the eager network within this machine's noise (benchmarks/photos.py, A/B).
     """
     if net.training:
         activations: dict[str, torch.Tensor] = {}
@@ -98,6 +100,8 @@ def run_recording(net: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, 
     if traced is None:
         with torch.inference_mode(False), torch.set_grad_enabled(key[3]):
             example = x.clone()  # an inference-mode tensor can't be traced through
-            traced = torch.jit.trace(_Recording(net), example, strict=False, check_trace=False)
+            traced = torch.jit.trace(_Recording(net).eval(), example, strict=False, check_trace=False)
+            if not key[3]:  # no gradients needed: fold batch norms into the convolutions, weights as constants
+                traced = torch.jit.freeze(traced)
         _TRACED[net][key] = traced
     return traced(x)
