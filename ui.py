@@ -329,8 +329,8 @@ def score_bars(pairs: list[tuple[str, float]], title: str, label: str = "cosine"
                                  margin=dict(l=10, r=10, t=40, b=10)))
 
 
-@functools.lru_cache(maxsize=4)
-def _speech_layout(hop_seconds: float) -> dict:
+@functools.lru_cache(maxsize=1)
+def _speech_layout() -> dict:
     """speech_figure's three stacked panels on one time axis: built once with make_subplots (slow), reused."""
     from plotly.subplots import make_subplots
 
@@ -361,7 +361,7 @@ def speech_figure(result, labels: list[str], hop_seconds: float) -> go.Figure:
         go.Heatmap(z=mel, x=np.arange(mel.shape[1]) * hop_seconds, colorscale="Magma", showscale=False,
                    hovertemplate="%{x:.2f} s, band %{y}<extra></extra>", xaxis="x2", yaxis="y2"),
     ]
-    layout = copy.deepcopy(_speech_layout(hop_seconds))
+    layout = copy.deepcopy(_speech_layout())
     if len(result.posteriors):
         t = np.arange(len(result.posteriors)) * result.frame_seconds
         for k, label in enumerate(labels):

@@ -127,11 +127,6 @@ class Memory:
     mask: torch.Tensor  # (B, S) True at real tokens
     hidden: torch.Tensor  # (dec_layers, B, dec_hidden): the decoder's initial state
 
-    def repeat(self, k: int) -> "Memory":
-        """One copy per beam: batch 1 -> k."""
-        return Memory(self.values.expand(k, -1, -1), self.keys.expand(k, -1, -1),
-                      self.mask.expand(k, -1), self.hidden.expand(-1, k, -1).contiguous())
-
 
 class Translator(nn.Module):
     def __init__(self, cfg: Config):

@@ -127,3 +127,21 @@ def espeak_wav(text: str, voice: str = "en-gb-x-rp", speed: int = 150, lead: flo
     buf = io.BytesIO()
     sf.write(buf, audio, 16000, format="WAV", subtype="PCM_16")
     return buf.getvalue()
+
+
+def assert_traced_matches_eager(model, x):
+    """models.common.run_recording (the traced network the pages run) against the network run op by op:
+    same logits, same recorded activations. Returns (eager logits, eager activations, traced logits, traced
+    activations), under the caller's grad mode, for further checks."""
+    import torch
+
+    from models.common import run_recording
+
+    eager_acts: dict = {}
+    eager = model(x, eager_acts)
+    traced, acts = run_recording(model, x)
+    torch.testing.assert_close(traced, eager)
+    assert acts.keys() == eager_acts.keys()
+    for name in acts:
+        torch.testing.assert_close(acts[name], eager_acts[name])
+    return eager, eager_acts, traced, acts

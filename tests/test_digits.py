@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
+from conftest import assert_traced_matches_eager
 from drawing import render
 from models import digits
 from models.common import save_checkpoint
@@ -140,18 +141,9 @@ def test_predict_contract():
 
 def test_traced_inference_matches_the_eager_network():
     """predict runs the network traced (models.common.run_recording): same logits and feature maps."""
-    from models.common import run_recording
-
     model, _ = digits.load(device="cpu")
-    x = torch.rand(3, 1, digits.IMAGE_SIZE, digits.IMAGE_SIZE)
     with torch.inference_mode():
-        eager_acts: dict = {}
-        eager = model(x, eager_acts)
-        traced, acts = run_recording(model, x)
-    torch.testing.assert_close(traced, eager)
-    assert acts.keys() == eager_acts.keys()
-    for name in acts:
-        torch.testing.assert_close(acts[name], eager_acts[name])
+        assert_traced_matches_eager(model, torch.rand(3, 1, digits.IMAGE_SIZE, digits.IMAGE_SIZE))
 
 
 def test_predict_accepts_png_bytes_decoded_by_pil():

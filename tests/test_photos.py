@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import assert_traced_matches_eager
 from models import photos
 from models.common import save_checkpoint
 
@@ -189,18 +190,10 @@ def test_gradcam_contract(model):
 def test_traced_inference_matches_the_eager_network(model):
     """The page runs the network traced (models.common.run_recording: one TorchScript call): same logits,
     same feature maps, and the same gradients for Grad-CAM, as the network run op by op."""
-    from models.common import run_recording
-
     x = torch.rand(6, 3, photos.IMAGE_SIZE, photos.IMAGE_SIZE)
     for grad in (False, True):
         with torch.set_grad_enabled(grad):
-            eager_acts: dict = {}
-            eager = model(x, eager_acts)
-            traced, acts = run_recording(model, x)
-            torch.testing.assert_close(traced, eager)
-            assert acts.keys() == eager_acts.keys()
-            for name in acts:
-                torch.testing.assert_close(acts[name], eager_acts[name])
+            eager, eager_acts, traced, acts = assert_traced_matches_eager(model, x)
             if grad:
                 (g_eager,) = torch.autograd.grad(eager[0, 3], eager_acts[photos.CAM_LAYER])
                 (g_traced,) = torch.autograd.grad(traced[0, 3], acts[photos.CAM_LAYER])
