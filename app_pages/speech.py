@@ -161,6 +161,8 @@ with st.expander("Model card", icon=":material/info:"):
         lines.append(f"**Never heard {who}** (trained without him): single digits {r['single_digit_accuracy']:.1%}, "
                      f"digit error rate on strings {r['string_digit_error_rate']:.1%}")
     lines.append(f"**Training voices:** FSDD speakers {', '.join(meta['training']['training_speakers'])} (all adult men) "
-                 f"and {meta['training']['synthetic_utterances']:,} synthetic espeak-ng utterances")
+                 f"and {meta['training']['synthetic_utterances']:,} synthetic utterances "
+                 f"({', '.join(meta['training'].get('synthesisers', ['espeak-ng']))})")
     model_card(meta, lines)
-    st.caption("Free Spoken Digit Dataset (Zohar Jackson et al.), CC BY-SA 4.0. Synthetic voices: espeak-ng.")
+    st.caption("Free Spoken Digit Dataset (Zohar Jackson et al.), CC BY-SA 4.0. "
+               f"Synthetic voices: {', '.join(meta['training'].get('synthesisers', ['espeak-ng']))}.")

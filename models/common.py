@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import platform
 import weakref
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -80,28 +81,36 @@ class _Recording(torch.nn.Module):
 _TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # net -> {(shape, dtype, device, grad): traced}
 
 
-def run_recording(net: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The CNNs' inference: net(x, activations) -> (logits, activations), as one TorchScript call.
+def autocast(device: torch.device):
+    """bf16 autocast on the CPU (AMX/AVX-512) and CUDA, fp32 elsewhere: how the CNNs are trained and
+    measured on their test sets; with channels_last, about 4x faster than fp32 on this CPU."""
+    if device.type in ("cpu", "cuda"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
 
-    Why: Streamlit runs each viewer in a thread of one process, and every torch op called from Python
-    lets go of Python's global lock and must win it back from the other viewers' threads, which keep it
-    up to 5 ms each time (sys.getswitchinterval): a forward pass of ~40 small ops, 2.5 ms alone, took
-    ~0.5 s next to a busy Python thread (`python -m benchmarks.digits --busy-thread`). Traced, it is one
-    call. Traced once per network and input shape (and grad mode: Grad-CAM differentiates through it, and
-    shares the network's weights; without gradients the trace is frozen: batch norms folded into the
-    convolutions). In training mode the network runs as is (dropout, batch norm). Alone, a call costs the
-    same as the eager network within this machine's noise (benchmarks/photos.py, A/B).
+
+def run_recording(net: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The CNNs' inference: net(x, activations) -> (logits, activations), as one TorchScript call, in the
+    arithmetic their test metrics were measured in (train.common.evaluate): channels_last, bf16 autocast.
+    Logits and activations come back in bf16 on the CPU and CUDA.
+
+    Why one call: Streamlit runs each viewer in a thread of one process, and every torch op called from
+    Python lets go of Python's global lock and must win it back from the other viewers' threads, which keep
+    it up to 5 ms each time (sys.getswitchinterval): a forward pass of ~40 small ops, 2.5 ms alone, took
+    ~0.5 s next to a busy Python thread (`python -m benchmarks.digits --busy-thread`). Traced (under
+    autocast, so the casts are in the trace), it is one call. Traced once per network and input shape, and
+    grad mode: Grad-CAM differentiates through it; the trace shares the network's weights. In training
+    mode the network runs as is (dropout, batch norm).
     """
     if net.training:
         activations: dict[str, torch.Tensor] = {}
         return net(x, activations), activations
+    x = x.contiguous(memory_format=torch.channels_last)  # (B, C, H, W) images, as in training
     key = (tuple(x.shape), x.dtype, x.device, torch.is_grad_enabled())
     traced = _TRACED.setdefault(net, {}).get(key)
     if traced is None:
-        with torch.inference_mode(False), torch.set_grad_enabled(key[3]):
+        with torch.inference_mode(False), torch.set_grad_enabled(key[3]), autocast(x.device):
             example = x.clone()  # an inference-mode tensor can't be traced through
             traced = torch.jit.trace(_Recording(net).eval(), example, strict=False, check_trace=False)
-            if not key[3]:  # no gradients needed: fold batch norms into the convolutions, weights as constants
-                traced = torch.jit.freeze(traced)
         _TRACED[net][key] = traced
     return traced(x)

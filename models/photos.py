@@ -208,7 +208,8 @@ def load(weights_dir=None, device=None) -> tuple[PhotoNet, dict]:
     state, meta = load_checkpoint(NAME, weights_dir)
     model = build(meta)
     model.load_state_dict(state)
-    return model.to(device or get_device()).eval(), meta
+    # channels_last weights, as in training: the bf16 convolutions then skip a weight reordering on every call
+    return model.to(device or get_device(), memory_format=torch.channels_last).eval(), meta
 
 
 @functools.lru_cache(maxsize=1)
@@ -277,10 +278,11 @@ def gradcam(image: Image.Image, class_name: str, model: PhotoNet | None = None) 
     x = _input(image, model)
     with torch.enable_grad():
         logits, activations = run_recording(model, x)
-        feature = activations[CAM_LAYER]  # (1, C, 7, 7) after the conv, before pooling
+        feature = activations[CAM_LAYER]  # (1, C, 7, 7) after the conv, before pooling (bf16)
         (grad,) = torch.autograd.grad(logits[0, CLASSES.index(class_name)], feature)
+    feature, grad = feature.detach().float(), grad.float()
     weights = grad.mean(dim=(2, 3), keepdim=True)  # (1, C, 1, 1)
-    cam = F.relu((weights * feature).sum(1, keepdim=True)).detach()  # (1, 1, 7, 7)
+    cam = F.relu((weights * feature).sum(1, keepdim=True))  # (1, 1, 7, 7)
     left, top, right, bottom = crop_box(image.size)
     cam = F.interpolate(cam, size=(bottom - top, right - left), mode="bilinear", align_corners=False)[0, 0]
     cam = cam / cam.max() if cam.max() > 0 else cam

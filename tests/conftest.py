@@ -130,15 +130,18 @@ def espeak_wav(text: str, voice: str = "en-gb-x-rp", speed: int = 150, lead: flo
 
 
 def assert_traced_matches_eager(model, x):
-    """models.common.run_recording (the traced network the pages run) against the network run op by op:
-    same logits, same recorded activations. Returns (eager logits, eager activations, traced logits, traced
-    activations), under the caller's grad mode, for further checks."""
+    """models.common.run_recording (the traced network the pages run) against the network run op by op as
+    the test set was measured (train.common.evaluate: channels_last, bf16 autocast): same logits, same
+    recorded activations. Returns (eager logits, eager activations, traced logits, traced activations),
+    under the caller's grad mode, for further checks."""
     import torch
 
     from models.common import run_recording
+    from train.common import autocast
 
     eager_acts: dict = {}
-    eager = model(x, eager_acts)
+    with autocast(x.device):
+        eager = model(x.contiguous(memory_format=torch.channels_last), eager_acts)
     traced, acts = run_recording(model, x)
     torch.testing.assert_close(traced, eager)
     assert acts.keys() == eager_acts.keys()

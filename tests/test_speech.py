@@ -148,6 +148,24 @@ def test_preprocessing_is_shared_with_training():
     assert targets.tolist() == [int(d) + 1 for d in text.split()]
 
 
+@pytest.mark.parametrize("program", ["espeak-ng", "flite", "text2wave"])
+def test_each_synthesiser_says_a_digit_string(program):
+    """The training voices: each installed synthesiser, in random voices, gives 8 kHz speech of a plausible length."""
+    import shutil
+
+    from train import speech as T
+
+    if shutil.which(program) is None:
+        pytest.skip(f"{program} not installed (apt-get install -y espeak-ng flite festival festvox-kallpc16k "
+                    "festvox-kdlpc16k festvox-us-slt-hts)")
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        audio = T.speak(*T.SYNTHESISERS[program]("four one five", rng))
+        assert audio.dtype == np.float32 and audio.ndim == 1
+        assert 0.4 < len(audio) / S.SAMPLE_RATE < 3.0  # three words, trimmed to the speech
+        assert np.sqrt(np.mean(audio**2)) > 0.01
+
+
 @pytest.fixture(scope="module")
 def fsdd_dir():
     return require("speech/fsdd/manifest.csv")

@@ -9,14 +9,13 @@ import platform
 import random
 import shlex
 import sys
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.common import device_name
+from models.common import autocast, device_name  # noqa: F401 (autocast: for the training scripts)
 
 
 def default_data_dir() -> str:
@@ -72,13 +71,6 @@ def hardware() -> str:
 def command_line(module: str) -> str:
     """The command that reproduces this run, e.g. `python -m train.digits --epochs 14`."""
     return " ".join(["python -m", module] + [shlex.quote(a) for a in sys.argv[1:]])
-
-
-def autocast(device: torch.device):
-    """bf16 autocast: on the CPU it uses AMX/AVX-512 (about 4x faster here with channels_last)."""
-    if device.type in ("cpu", "cuda"):
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return nullcontext()
 
 
 def training_record(module: str, cfg, seconds: float, process_start: float) -> dict:

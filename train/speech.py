@@ -5,8 +5,9 @@
 
 Reads DATA_DIR/speech/fsdd (3,000 clips, 6 speakers, 8 kHz; read-only). Each training utterance is
 1-7 clips joined with random pauses (a third of them tight or overlapping, as people say PINs),
-or a digit string spoken by espeak-ng in one of ~90 voice variants at random speed and pitch
-(when espeak-ng is installed), then augmented for other voices and microphones (speed/pitch,
+or a digit string said by a speech synthesiser at random speed and pitch (espeak-ng in ~300 accent x voice
+variants, when installed; --synthesisers adds flite's and Festival's voices, built from recordings of real
+people, which did not help on held-out FSDD speakers: see the README), then augmented for other voices and microphones (speed/pitch,
 reverberation, band-limiting, noise, gain) and put through `models.speech.preprocess`, exactly
 what the page does to a recording.
 
@@ -19,6 +20,7 @@ import csv
 import json
 import shutil
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,11 +42,16 @@ ESPEAK_VARIANTS = ["", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3
                    "klatt3", "klatt4", "Alex", "Andy", "annie", "antonio", "aunty", "belinda", "benjamin", "boris",
                    "caleb", "david", "edward", "grandma", "grandpa", "john", "linda", "max", "michel", "norbert",
                    "paul", "pedro", "quincy", "rob", "robert", "steph", "travis", "victor", "zac"]
+OUT = "{out}"  # in a synthesiser's command: where it writes its WAV
+FLITE_VOICES = ["kal", "kal16", "awb", "rms", "slt"]
+FESTIVAL_VOICES = ["voice_kal_diphone", "voice_ked_diphone", "voice_cmu_us_slt_arctic_hts"]
 PROVENANCE = {
     "dataset": "Free Spoken Digit Dataset (Z. Jackson et al.): 3,000 clips, 6 adult male speakers, 8 kHz; "
-    "plus digit strings synthesised with espeak-ng",
+    "plus digit strings said by speech synthesisers (training.synthesisers: espeak-ng by default; flite's CMU voices "
+    "kal, awb, rms, slt and Festival's kal, ked, slt with --synthesisers)",
     "files": "speech/fsdd/recordings/*.wav, speech/fsdd/manifest.csv",
-    "license": "FSDD: CC BY-SA 4.0; espeak-ng voices: GPL-3.0 program, its output is not restricted",
+    "license": "FSDD: CC BY-SA 4.0; synthesisers: espeak-ng (GPL-3.0), flite and Festival with their voices "
+    "(free licences, in Debian main); their output is not restricted",
     "url": "https://github.com/Jakobovski/free-spoken-digit-dataset",
 }
 
@@ -61,7 +68,8 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-2
-    synthetic: int = 3000  # espeak-ng utterances generated once (0 = none)
+    synthetic: int = 3000  # synthetic utterances generated once (0 = none)
+    synthesisers: str = "espeak-ng"  # which of SYNTHESISERS make them, comma-separated (installed ones only)
     synthetic_fraction: float = 0.35  # share of training utterances that are synthetic
     tight_fraction: float = 0.35  # share of joins with no pause (or a slight overlap)
     noise_fraction: float = 0.0  # share of utterances that are noise alone, with an empty transcript
@@ -94,43 +102,76 @@ def load_fsdd(data_dir: str) -> list[dict]:
     return clips
 
 
-def espeak(text: str, voice: str, speed: int, pitch: int, gap: int) -> np.ndarray:
-    """Speak `text` with espeak-ng -> float32 at 8 kHz, trimmed to the speech."""
+def speak(command: list[str], stdin: bytes | None = None) -> np.ndarray:
+    """Run a speech synthesiser's command (it writes a WAV where it says OUT) -> float32 at 8 kHz, trimmed to the speech."""
     import soundfile as sf
-    import io
 
-    wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-g", str(gap), "--stdout", text],
-                         capture_output=True, check=True).stdout
-    audio, rate = sf.read(io.BytesIO(wav), dtype="float32")
-    audio = S.resample(audio, rate)
+    with tempfile.TemporaryDirectory() as tmp:  # some synthesisers seek in their output: no pipe
+        out = Path(tmp) / "speech.wav"
+        subprocess.run([str(out) if arg == OUT else arg for arg in command], input=stdin, capture_output=True, check=True)
+        audio, rate = sf.read(out, dtype="float32")
+    audio = S.resample(audio.mean(axis=1) if audio.ndim == 2 else audio, rate)
     span = S.speech_span(audio)
     return audio[span[0] : span[1]] if span else audio
 
 
-def synthesize(n: int, seed: int, cache_dir: Path) -> list[tuple[np.ndarray, str]]:
-    """n synthetic digit strings [(audio, "4 1 5")], made once and cached in runs/ (git-ignored)."""
-    cache = cache_dir / f"synthetic_{n}_{seed}.npz"
+def espeak_job(text: str, rng) -> tuple[list[str], bytes | None]:
+    """espeak-ng (formant synthesis): ~300 accent x voice variants, random speed, pitch and word gap."""
+    variant = ESPEAK_VARIANTS[rng.integers(len(ESPEAK_VARIANTS))]
+    voice = ESPEAK_VOICES[rng.integers(len(ESPEAK_VOICES))] + (f"+{variant}" if variant else "")
+    return ["espeak-ng", "-v", voice, "-s", str(rng.integers(120, 300)), "-p", str(rng.integers(15, 85)),
+            "-g", str(rng.choice([0, 0, 1, 3, 8])), "-w", OUT, text], None
+
+
+def flite_job(text: str, rng) -> tuple[list[str], bytes | None]:
+    """flite: voices built from recordings of real people (US and Scottish men, a US woman), random tempo and pitch."""
+    voice = FLITE_VOICES[rng.integers(len(FLITE_VOICES))]
+    return ["flite", "-voice", voice, "-t", text, "-o", OUT, "--setf", f"duration_stretch={rng.uniform(0.8, 1.35):.2f}",
+            "--setf", f"int_f0_target_mean={rng.uniform(80, 230) if voice in ('slt', 'kal16') else 100:.0f}"], None
+
+
+def festival_job(text: str, rng) -> tuple[list[str], bytes | None]:
+    """Festival: two diphone voices (American men) and an HMM voice (an American woman), random tempo."""
+    voice = FESTIVAL_VOICES[rng.integers(len(FESTIVAL_VOICES))]
+    return ["text2wave", "-eval", f"({voice})", "-eval", f"(Parameter.set 'Duration_Stretch {rng.uniform(0.8, 1.3):.2f})",
+            "-o", OUT], text.encode()  # text2wave reads the text from stdin
+
+
+# program -> job maker: (text, rng) -> (command line, its stdin), each call a random voice, tempo and pitch
+SYNTHESISERS = {"espeak-ng": espeak_job, "flite": flite_job, "text2wave": festival_job}
+
+
+def installed(synthesisers: str) -> list[str]:
+    """The named synthesisers ("espeak-ng,flite,text2wave") that are installed."""
+    return [name for name in synthesisers.split(",") if name in SYNTHESISERS and shutil.which(name)]
+
+
+def synthesize(n: int, seed: int, cache_dir: Path, synthesisers: str = "espeak-ng") -> list[tuple[np.ndarray, str]]:
+    """n synthetic digit strings [(audio, "4 1 5")] from the named synthesisers that are installed,
+    made once and cached in runs/ (git-ignored)."""
+    engines = installed(synthesisers)
+    cache = cache_dir / (f"synthetic_{n}_{seed}.npz" if engines == ["espeak-ng"] else f"synthetic_{n}_{seed}_{'-'.join(engines)}.npz")
     if cache.exists():
         z = np.load(cache, allow_pickle=False)
         return [(z[f"a{i}"], str(z[f"t{i}"])) for i in range(n)]
     if n == 0:
         return []
-    if shutil.which("espeak-ng") is None:
-        print("espeak-ng not found (apt-get install -y espeak-ng): training without synthetic voices", flush=True)
+    if not engines:
+        print(f"{synthesisers}: not installed (apt-get install -y espeak-ng flite festival festvox-kallpc16k "
+              "festvox-kdlpc16k festvox-us-slt-hts): training without synthetic voices", flush=True)
         return []
     rng = np.random.default_rng(seed)
     jobs = []
     for _ in range(n):
         digits = rng.integers(0, 10, rng.integers(1, 8))
-        variant = ESPEAK_VARIANTS[rng.integers(len(ESPEAK_VARIANTS))]
-        voice = ESPEAK_VOICES[rng.integers(len(ESPEAK_VOICES))] + (f"+{variant}" if variant else "")
-        jobs.append((" ".join(S.WORDS[d] for d in digits), voice, int(rng.integers(120, 300)), int(rng.integers(15, 85)),
-                     int(rng.choice([0, 0, 1, 3, 8])), " ".join(map(str, digits))))
+        text = " ".join(S.WORDS[d] for d in digits)
+        engine = engines[rng.integers(len(engines))] if len(engines) > 1 else engines[0]
+        jobs.append((*SYNTHESISERS[engine](text, rng), " ".join(map(str, digits))))
     with ThreadPoolExecutor(4) as pool:
-        audios = list(tqdm(pool.map(lambda j: espeak(*j[:5]), jobs), total=n, desc="espeak-ng", leave=False))
+        audios = list(tqdm(pool.map(lambda j: speak(j[0], j[1]), jobs), total=n, desc="synthesis", leave=False))
     cache_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, **{f"a{i}": a for i, a in enumerate(audios)}, **{f"t{i}": j[5] for i, j in enumerate(jobs)})
-    return [(a, j[5]) for a, j in zip(audios, jobs)]
+    np.savez(cache, **{f"a{i}": a for i, a in enumerate(audios)}, **{f"t{i}": j[2] for i, j in enumerate(jobs)})
+    return [(a, j[2]) for a, j in zip(audios, jobs)]
 
 
 def join(parts: list[np.ndarray], gaps: list[float]) -> np.ndarray:
@@ -271,7 +312,8 @@ def train(cfg: TrainConfig) -> dict:
         test_clips = [c for c in clips if c["index"] < 5]
         test_name = "FSDD official test split (clips 0-4 of all six speakers: voices it has heard)"
     steps = 5 if cfg.dry_run else cfg.steps
-    synthetic = synthesize(min(8, cfg.synthetic) if cfg.dry_run else cfg.synthetic, cfg.seed, Path("runs") / "speech")
+    synthetic = synthesize(min(8, cfg.synthetic) if cfg.dry_run else cfg.synthetic, cfg.seed, Path("runs") / "speech",
+                           cfg.synthesisers)
     singles, strings = evaluation_sets(test_clips[:20] if cfg.dry_run else test_clips, 5 if cfg.dry_run else cfg.eval_strings)
 
     device = get_device()
@@ -327,6 +369,7 @@ def train(cfg: TrainConfig) -> dict:
         "curve": curve,
         "training": training_record("train.speech", cfg, seconds, process_start) | {
             "precision": "fp32", "synthetic_utterances": len(synthetic),
+            "synthesisers": installed(cfg.synthesisers) if synthetic else [],
             "training_speakers": sorted({c["speaker"] for c in train_clips})},
         "data": PROVENANCE,
     }
