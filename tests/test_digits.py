@@ -114,6 +114,9 @@ def test_checkpoint_round_trip(tmp_path):
     save_checkpoint(model, meta, digits.NAME, tmp_path)
     loaded, loaded_meta = digits.load(tmp_path, device="cpu")
     assert loaded_meta == {"config": {**meta["config"], "channels": list(meta["config"]["channels"])}}
+    saved, back = model.state_dict(), loaded.state_dict()
+    assert saved.keys() == back.keys() and all(torch.equal(saved[k], back[k]) for k in saved)
+    model = model.to(memory_format=torch.channels_last)  # as `load` returns it (the kernels then match too)
     x = torch.rand(8, 1, 28, 28)
     with torch.no_grad():
         assert torch.equal(model(x), loaded(x))

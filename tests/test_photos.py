@@ -165,6 +165,9 @@ def test_checkpoint_round_trip(tmp_path):
     cfg = photos.config_dict(photos.Config())
     save_checkpoint(net, {"config": cfg}, photos.NAME, tmp_path)
     loaded, _ = photos.load(tmp_path, device="cpu")
+    saved, back = net.state_dict(), loaded.state_dict()
+    assert saved.keys() == back.keys() and all(torch.equal(saved[k], back[k]) for k in saved)
+    net = net.to(memory_format=torch.channels_last)  # as `load` returns it (the kernels then match too)
     x = torch.rand(4, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(net(x), loaded(x))
