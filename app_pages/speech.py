@@ -10,8 +10,6 @@ from ui import ACCENT, epoch_lines, load_model, model_card, speech_figure
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "speech"
 # Example clips made by this project with espeak-ng (not from FSDD): name -> file, what is said, how it was made.
 EXAMPLES = json.loads((EXAMPLES_DIR / "examples.json").read_text(encoding="utf-8"))
-ENROLMENT_PROMPTS = ["0 1 2 3 4", "5 6 7 8 9", "9 7 5 3 1", "8 6 4 2 0"]  # every digit twice
-FINE_TUNE_STEPS = 60
 
 model, meta = load_model(speech.NAME)
 metrics = meta["metrics"]
@@ -117,14 +115,14 @@ else:
 with st.expander("Teach it your voice", icon=":material/record_voice_over:"):
     st.markdown(
         "Record the four strings below (each digit twice). The network is then **fine-tuned on your recordings "
-        f"by backpropagation**, here in the page ({FINE_TUNE_STEPS} steps), and transcribes with the adapted copy. "
+        f"by backpropagation**, here in the page ({speech.FINE_TUNE_STEPS} steps), and transcribes with the adapted copy. "
         "The copy lives in your browser session only; the shared model is never changed and nothing is saved.")
     enrolment = []
-    for i, prompt in enumerate(ENROLMENT_PROMPTS):
+    for i, prompt in enumerate(speech.ENROLMENT_PROMPTS):
         said = st.audio_input(f"Say: “{' '.join(speech.WORDS[int(d)] for d in prompt.split())}”", key=f"enrol_{i}")
         if said is not None:
             enrolment.append((said.getvalue(), prompt))
-    ready = len(enrolment) == len(ENROLMENT_PROMPTS)
+    ready = len(enrolment) == len(speech.ENROLMENT_PROMPTS)
     if st.button("Adapt the model to my voice", disabled=not ready, type="primary", key="adapt"):
         try:
             clips = [(*speech.read_audio(b), text) for b, text in enrolment]
@@ -133,14 +131,14 @@ with st.expander("Teach it your voice", icon=":material/record_voice_over:"):
         else:
             before = sum(speech.digit_errors(t, speech.transcribe(w, r, model).digits) for w, r, t in clips)
             bar = st.progress(0.0, text="Fine-tuning…")
-            adapted, losses = speech.fine_tune(model, clips, steps=FINE_TUNE_STEPS, progress=lambda i, n, loss: bar.progress(
+            adapted, losses = speech.fine_tune(model, clips, steps=speech.FINE_TUNE_STEPS, progress=lambda i, n, loss: bar.progress(
                 i / n, text=f"Fine-tuning: step {i}/{n}, CTC loss {loss:.3f}"))
             after = sum(speech.digit_errors(t, speech.transcribe(w, r, adapted).digits) for w, r, t in clips)
             st.session_state["adapted_speech"] = adapted
             st.session_state["adapt_report"] = (losses, before, after, sum(len(t.split()) for *_, t in clips))
             st.rerun()
     if not ready:
-        st.caption(f"{len(enrolment)} of {len(ENROLMENT_PROMPTS)} recorded.")
+        st.caption(f"{len(enrolment)} of {len(speech.ENROLMENT_PROMPTS)} recorded.")
     report = st.session_state.get("adapt_report")
     if report is not None:
         losses, before, after, total = report
@@ -160,6 +158,10 @@ with st.expander("Model card", icon=":material/info:"):
     for who, r in meta.get("held_out_speakers", {}).items():
         lines.append(f"**Never heard {who}** (trained without him): single digits {r['single_digit_accuracy']:.1%}, "
                      f"digit error rate on strings {r['string_digit_error_rate']:.1%}")
+        if "after_enrolment" in r:  # the page's enrolment acted out with his clips
+            e = r["after_enrolment"]
+            lines.append(f"&nbsp;&nbsp;after *teach it your voice* with {e['enrolment_digits']} of his clips: single digits "
+                         f"{e['single_digit_accuracy']:.1%}, digit error rate on strings {e['string_digit_error_rate']:.1%}")
     lines.append(f"**Training voices:** FSDD speakers {', '.join(meta['training']['training_speakers'])} (all adult men) "
                  f"and {meta['training']['synthetic_utterances']:,} synthetic utterances "
                  f"({', '.join(meta['training'].get('synthesisers', ['espeak-ng']))})")

@@ -49,6 +49,9 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 # Below this mean confidence per digit the page says "not sure": noise alone gives about 0.5, while 95 % of
 # FSDD digit strings (clean, or with noise at 5 dB SNR) give over 0.75.
 CONFIDENCE_THRESHOLD = 0.7
+# "Teach it your voice": the strings a user records (every digit twice), and the fine-tuning steps on them.
+ENROLMENT_PROMPTS = ["0 1 2 3 4", "5 6 7 8 9", "9 7 5 3 1", "8 6 4 2 0"]
+FINE_TUNE_STEPS = 60
 
 
 class AudioError(ValueError):

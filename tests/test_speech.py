@@ -166,6 +166,21 @@ def test_each_synthesiser_says_a_digit_string(program):
         assert np.sqrt(np.mean(audio**2)) > 0.01
 
 
+def test_enrolment_is_acted_out_with_the_speakers_own_clips_and_tested_on_the_others():
+    """The held-out measurement of "teach it your voice": the page's four prompts said with 20 of his clips
+    (each digit twice), and none of those 20 among the clips the adapted copy is tested on."""
+    from train import speech as T
+
+    clips = [{"audio": tone_burst(8000, 0.3 + 0.01 * k), "digit": d, "speaker": "x", "index": k}
+             for d in range(10) for k in range(5)]
+    enrolment, rest = T.enrolment_sets(clips, seed=0)
+    assert [text for *_, text in enrolment] == S.ENROLMENT_PROMPTS
+    assert all(rate == S.SAMPLE_RATE and audio.ndim == 1 for audio, rate, _ in enrolment)
+    assert len(rest) == len(clips) - 20
+    tested = {id(c) for c in rest}
+    assert sorted(c["digit"] for c in clips if id(c) not in tested) == sorted(list(range(10)) * 2)
+
+
 @pytest.fixture(scope="module")
 def fsdd_dir():
     return require("speech/fsdd/manifest.csv")

@@ -33,7 +33,7 @@ from scipy.signal import fftconvolve
 from tqdm import tqdm
 
 from models import speech as S
-from models.common import WEIGHTS_DIR, count_parameters, get_device, save_checkpoint
+from models.common import WEIGHTS_DIR, count_parameters, get_device, load_checkpoint, save_checkpoint
 from train.common import default_data_dir, parse_config, start_run, training_record
 
 SPEAKERS = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
@@ -83,6 +83,7 @@ class TrainConfig:
     threads: int = 0
     dry_run: bool = False
     update_card: bool = False  # only copy the held-out runs' results (runs/speech/) into the shipped JSON
+    measure_enrolment: bool = False  # only add the page's enrolment results to the --holdout run's JSON
 
 
 # ---- data ------------------------------------------------------------------------------------
@@ -299,6 +300,41 @@ def score(model, singles, strings) -> dict:
             "string_digit_error_rate": round(errors / max(1, total), 4), "strings": len(strings), "string_digits": total}
 
 
+def enrolment_sets(clips: list[dict], seed: int):
+    """The page's "teach it your voice", acted out by one speaker's clips: each prompt of
+    S.ENROLMENT_PROMPTS said as a string of his clips (every digit twice) -> ([(audio, rate, "0 1 2 3 4")],
+    his other clips, for testing the adapted copy)."""
+    rng = np.random.default_rng(seed)
+    left = list(range(len(clips)))
+    enrolment = []
+    for prompt in S.ENROLMENT_PROMPTS:
+        parts = []
+        for digit in map(int, prompt.split()):
+            candidates = [i for i in left if clips[i]["digit"] == digit]
+            pick = candidates[int(rng.integers(len(candidates)))]
+            left.remove(pick)
+            parts.append(clips[pick]["audio"])
+        audio = join(parts, list(rng.uniform(0.05, 0.3, len(parts) - 1)))
+        enrolment.append((np.pad(audio, int(0.3 * S.SAMPLE_RATE)), S.SAMPLE_RATE, prompt))
+    return enrolment, [clips[i] for i in left]
+
+
+def enrolment_results(model, clips: list[dict], seeds=(0, 1, 2), n_strings: int = 200) -> dict:
+    """A held-out speaker's digits after the page's enrolment (S.FINE_TUNE_STEPS steps on his 20 enrolment
+    digits), tested on his other clips alone and in strings; the mean over a few draws of the enrolment clips."""
+    runs = []
+    for seed in seeds:
+        enrolment, rest = enrolment_sets(clips, seed)
+        singles, strings = evaluation_sets(rest, n_strings, seed=1234 + seed)
+        tuned, _ = S.fine_tune(model, enrolment, steps=S.FINE_TUNE_STEPS)
+        runs.append(score(tuned, singles, strings))
+    return {"single_digit_accuracy": round(float(np.mean([r["single_digit_accuracy"] for r in runs])), 4),
+            "string_digit_error_rate": round(float(np.mean([r["string_digit_error_rate"] for r in runs])), 4),
+            "enrolment_digits": sum(len(p.split()) for p in S.ENROLMENT_PROMPTS), "single_digits": runs[0]["single_digits"],
+            "strings": runs[0]["strings"], "draws": len(seeds),
+            "per_draw": [{k: r[k] for k in ("single_digit_accuracy", "string_digit_error_rate")} for r in runs]}
+
+
 def train(cfg: TrainConfig) -> dict:
     process_start = start_run(cfg)
     clips = load_fsdd(cfg.data_dir)
@@ -352,6 +388,8 @@ def train(cfg: TrainConfig) -> dict:
     seconds = time.time() - start
     model = model.cpu()
     metrics = {"test_set": test_name, **score(model, singles, strings)}
+    if cfg.holdout and not cfg.dry_run:  # his digits after "teach it your voice" with 20 of his clips
+        metrics["after_enrolment"] = enrolment_results(model, test_clips)
     print(metrics, f"training {seconds / 60:.1f} min", flush=True)
 
     meta = {
@@ -374,10 +412,28 @@ def train(cfg: TrainConfig) -> dict:
         "data": PROVENANCE,
     }
     if cfg.holdout:  # a measurement run: kept in runs/speech (git-ignored), not a shipped model
-        out_dir = cfg.out_dir if cfg.out_dir != str(WEIGHTS_DIR) else Path("runs") / "speech"
-        save_checkpoint(model, meta, f"holdout_{cfg.holdout}", out_dir)
+        save_checkpoint(model, meta, f"holdout_{cfg.holdout}", holdout_dir(cfg))
     elif not cfg.dry_run or cfg.out_dir != str(WEIGHTS_DIR):
         save_checkpoint(model, meta, S.NAME, cfg.out_dir)
+    return meta
+
+
+def holdout_dir(cfg: TrainConfig) -> Path:
+    """Where held-out runs go: --out-dir if given, else runs/speech (git-ignored)."""
+    return Path(cfg.out_dir) if cfg.out_dir != str(WEIGHTS_DIR) else Path("runs") / "speech"
+
+
+def measure_enrolment(cfg: TrainConfig) -> dict:
+    """Add the page's enrolment results for the held-out speaker to a held-out run's JSON (weights untouched)."""
+    path = holdout_dir(cfg) / f"holdout_{cfg.holdout}.json"
+    state, meta = load_checkpoint(f"holdout_{cfg.holdout}", path.parent)
+    model = S.SpeechNet(S.Config(**meta["config"]))
+    model.load_state_dict(state)
+    model.eval()
+    clips = [c for c in load_fsdd(cfg.data_dir) if c["speaker"] == cfg.holdout]
+    meta["metrics"]["after_enrolment"] = enrolment_results(model, clips)
+    print(meta["metrics"], flush=True)
+    path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return meta
 
 
@@ -403,4 +459,9 @@ def update_card(out_dir: str) -> dict:
 
 if __name__ == "__main__":
     config = parse_config(TrainConfig)
-    update_card(config.out_dir) if config.update_card else train(config)
+    if config.update_card:
+        update_card(config.out_dir)
+    elif config.measure_enrolment:
+        measure_enrolment(config)
+    else:
+        train(config)
