@@ -333,9 +333,10 @@ def config_dict(cfg: Config) -> dict:
     return asdict(cfg)
 
 
-def load(weights_dir=None, device: torch.device | None = None) -> tuple[SpeechNet, dict]:
-    """Rebuild the network from the checkpoint's JSON and load its weights (safetensors)."""
-    state, meta = load_checkpoint(NAME, weights_dir)
+def load(weights_dir=None, device: torch.device | None = None, name: str = NAME) -> tuple[SpeechNet, dict]:
+    """Rebuild the network from the checkpoint's JSON and load its weights (safetensors); `name`: another
+    checkpoint of this network (the held-out-speaker runs)."""
+    state, meta = load_checkpoint(name, weights_dir)
     model = SpeechNet(Config(**meta["config"]))
     model.load_state_dict(state)
     model.eval()

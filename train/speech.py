@@ -5,11 +5,11 @@
 
 Reads DATA_DIR/speech/fsdd (3,000 clips, 6 speakers, 8 kHz; read-only). Each training utterance is
 1-7 clips joined with random pauses (a third of them tight or overlapping, as people say PINs),
-or a digit string said by a speech synthesiser at random speed and pitch (espeak-ng in ~300 accent x voice
-variants, when installed; --synthesisers adds flite's and Festival's voices, built from recordings of real
-people, which did not help on held-out FSDD speakers: see the README), then augmented for other voices and microphones (speed/pitch,
-reverberation, band-limiting, noise, gain) and put through `models.speech.preprocess`, exactly
-what the page does to a recording.
+or a digit string said by a speech synthesiser at random speed and pitch (espeak-ng in ~300 accent x
+voice variants, when installed; --synthesisers adds flite's and Festival's voices, built from recordings
+of real people, which did not help on held-out FSDD speakers: see the README), then augmented for other
+voices and microphones (speed/pitch, reverberation, band-limiting, noise, gain) and put through
+`models.speech.preprocess`, exactly what the page does to a recording.
 
 With --holdout SPEAKER, that speaker's 500 clips are never trained on; the script then reports
 the digit error rate on strings made of them and the accuracy on each of them alone.
@@ -33,7 +33,7 @@ from scipy.signal import fftconvolve
 from tqdm import tqdm
 
 from models import speech as S
-from models.common import WEIGHTS_DIR, count_parameters, get_device, load_checkpoint, save_checkpoint
+from models.common import WEIGHTS_DIR, count_parameters, get_device, save_checkpoint
 from train.common import default_data_dir, parse_config, start_run, training_record
 
 SPEAKERS = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
@@ -426,10 +426,7 @@ def holdout_dir(cfg: TrainConfig) -> Path:
 def measure_enrolment(cfg: TrainConfig) -> dict:
     """Add the page's enrolment results for the held-out speaker to a held-out run's JSON (weights untouched)."""
     path = holdout_dir(cfg) / f"holdout_{cfg.holdout}.json"
-    state, meta = load_checkpoint(f"holdout_{cfg.holdout}", path.parent)
-    model = S.SpeechNet(S.Config(**meta["config"]))
-    model.load_state_dict(state)
-    model.eval()
+    model, meta = S.load(path.parent, torch.device("cpu"), name=path.stem)
     clips = [c for c in load_fsdd(cfg.data_dir) if c["speaker"] == cfg.holdout]
     meta["metrics"]["after_enrolment"] = enrolment_results(model, clips)
     print(meta["metrics"], flush=True)
