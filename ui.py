@@ -25,6 +25,11 @@ INFERENCE_THREADS = 1
 
 
 @st.cache_resource(show_spinner="Loading the model…")
+def article(word) -> str:
+    """The English article before a class name or a digit: "a" cat, "an" airplane, "an" 8."""
+    return "an" if str(word)[:1].lower() in "aeiou8" else "a"
+
+
 def load_model(name: str):
     """Load models/<name> once per server process, on the best device; shared by all sessions.
 

@@ -6,7 +6,7 @@ from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
 from models import digits
-from ui import feature_grid, image_heatmap, load_model, model_card, probability_bars, training_curves
+from ui import article, feature_grid, image_heatmap, load_model, model_card, probability_bars, training_curves
 
 CANVAS_SIZE = 280  # display pixels: ten times MNIST's 28x28
 FEATURE_MAPS_SHOWN = 16  # per layer, the most active ones
@@ -56,7 +56,7 @@ with right:
         st.info("**Draw a digit** on the black square: the prediction appears here.", icon=":material/draw:")
     else:
         if prediction.sure:
-            st.markdown(f"### It's a **{prediction.digit}** ({prediction.confidence:.0%} sure)")
+            st.markdown(f"### It's {article(prediction.digit)} **{prediction.digit}** ({prediction.confidence:.0%} sure)")
         else:
             st.warning(
                 f"**Not sure.** Best guess: {prediction.digit} at only {prediction.confidence:.0%} "

@@ -4,7 +4,7 @@ from importlib import resources
 import streamlit as st
 
 from models import photos
-from ui import feature_grid, load_model, model_card, photo_with_heatmap, ranking_bars, rgb_grid, training_curves
+from ui import article, feature_grid, load_model, model_card, photo_with_heatmap, ranking_bars, rgb_grid, training_curves
 
 FEATURE_MAPS_SHOWN = 32
 WORKING_SIDE = 1024  # photos are shrunk to this before anything else: plenty for a 32x32 network
@@ -79,7 +79,7 @@ top_class, top_p = result.ranking[0]
 left, right = st.columns([1.3, 1], gap="large")
 with right:
     if result.sure:
-        st.markdown(f"### It's a **{top_class}** ({top_p:.0%})")
+        st.markdown(f"### It's {article(top_class)} **{top_class}** ({top_p:.0%})")
     else:
         st.warning(
             f"**Not sure.** Best guess: {top_class} at only {top_p:.0%} (below {photos.CONFIDENCE_THRESHOLD:.0%}). "

@@ -108,6 +108,13 @@ def png_bytes(image: Image.Image) -> bytes:
     return buf.getvalue()
 
 
+def test_answers_take_the_right_article():
+    from ui import article
+
+    words = ["airplane", "automobile", "cat", "ship", 8, 1, 0]
+    assert [article(w) for w in words] == ["an", "an", "a", "a", "an", "a", "a"]
+
+
 def test_photos_page_example_is_shown_at_once():
     at = photos_page()
     text = all_text(at)

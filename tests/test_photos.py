@@ -276,6 +276,46 @@ def test_training_dry_run(cifar_dir, tmp_path):
     assert len(photos.classify(gradient_photo(), loaded)) == 10
 
 
+def test_time_budget_ends_training_after_the_step_that_spends_it(cifar_dir, tmp_path):
+    from train.common import parse_config
+    from train.photos import TrainConfig, train
+
+    args = ["--data-dir", str(cifar_dir), "--out-dir", str(tmp_path), "--dry-run", "--minutes", "1e-6"]
+    meta = train(parse_config(TrainConfig, args))
+    assert [point["steps"] for point in meta["curve"]] == [1]
+
+
+def test_triangle_schedule():
+    from train.photos import triangle
+
+    assert triangle(0.0) == pytest.approx(0.2) and triangle(0.23) == pytest.approx(1.0)
+    assert triangle(1.0) == pytest.approx(0.07) and triangle(0.5) > triangle(0.9)
+
+
+@pytest.mark.parametrize("size", [3, 7, 11])  # 11x11 takes oneDNN's weight gradient, the others a product
+def test_cpu_training_conv_gives_the_same_gradients(size):
+    from train.photos import CpuTrainingConv2d
+
+    torch.manual_seed(0)
+    reference = torch.nn.Conv2d(24, 40, 3, padding=1, bias=False).to(memory_format=torch.channels_last)
+    conv = torch.nn.Conv2d(24, 40, 3, padding=1, bias=False).to(memory_format=torch.channels_last)
+    conv.load_state_dict(reference.state_dict())
+    conv.__class__ = CpuTrainingConv2d
+    x = torch.randn(16, 24, size, size).contiguous(memory_format=torch.channels_last)
+    upstream = torch.randn(16, 40, size, size)
+    grads = []
+    for layer in (reference, conv):
+        xi = x.clone().requires_grad_()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = layer(xi)
+        assert out.dtype == torch.bfloat16
+        (out.float() * upstream).sum().backward()
+        grads.append((out.float(), xi.grad, layer.weight.grad))
+    for ref, new in zip(*grads):
+        assert new.dtype == ref.dtype
+        assert (new - ref).norm() <= 1e-2 * ref.norm()
+
+
 def test_upload_limit_matches_the_streamlit_config():
     import tomllib
 
@@ -290,6 +330,7 @@ def test_shipped_checkpoint_metadata():
     assert meta["classes"] == photos.CLASSES
     assert meta["parameters"] == sum(p.numel() for p in model.parameters())
     assert meta["metrics"]["test_images"] == 10_000 and meta["metrics"]["train_images"] == 50_000
-    assert len(meta["curve"]) == meta["training"]["options"]["epochs"]
+    epochs = meta["training"]["options"]["epochs"]
+    assert len(meta["curve"]) == epochs or 0 < len(meta["curve"]) < epochs and meta["training"]["options"].get("minutes")
     assert meta["training"]["command"].startswith("python -m train.photos")
     assert meta["preprocessing"]["cam_layer"] == photos.CAM_LAYER
