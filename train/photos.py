@@ -13,7 +13,7 @@ convolutions, batch norm with fixed scale, Nesterov SGD with decoupled hyperpara
 smoothing, a triangular learning-rate schedule, lookahead averaging of the weights, random
 translation and alternating flips. Trained for more epochs than airbench94's ten. On the CPU, the
 small feature maps' weight gradients are computed as matrix products (`GemmWeightGradConv`), which
-makes a training step 10-13 % faster there (runs alternated in one process).
+makes a training step 10-13 % faster there (`python -m benchmarks.photos_training`).
 """
 from __future__ import annotations
 
@@ -120,7 +120,8 @@ class GemmWeightGradConv(torch.autograd.Function):
 
     On this CPU, oneDNN's bf16 weight gradient is slow for small feature maps: for 256 images of
     384 channels, 3x3 maps take 100 ms against 20 ms as a product, 7x7 maps 190 ms against 150 ms
-    (runs/wgrad2.py). Larger maps keep oneDNN's, which is faster there. Same numbers up to rounding.
+    (measured layer by layer). Larger maps keep oneDNN's, which is faster there. Same numbers up to
+    rounding (tests/test_photos.py); whole steps: `python -m benchmarks.photos_training`.
     """
 
     @staticmethod
