@@ -121,6 +121,14 @@ with maps:
                                  title=f"{layer}: {activation.shape[0]} maps of {activation.shape[1]}×{activation.shape[2]}"),
                     key="maps")
 
+def cpu_recipe_lines(meta: dict) -> list[str]:
+    if "cpu_recipe" not in meta:
+        return []
+    cpu = meta["cpu_recipe"]
+    return [f"**Without a GPU:** {cpu['minutes']:.0f} min on {cpu['hardware']} give {cpu['test_accuracy_tta']:.2%} "
+            f"with test-time augmentation ({cpu['test_accuracy']:.2%} without), widths {cpu['widths']}: `{cpu['command']}`"]
+
+
 st.subheader("How it was trained")
 st.plotly_chart(training_curves(photos.NAME, meta["curve"]), key="curves")
 with st.expander("Model card", expanded=True):
@@ -130,6 +138,7 @@ with st.expander("Model card", expanded=True):
             f"**CIFAR-10 test accuracy:** {metrics['test_accuracy']:.2%}; with test-time augmentation "
             f"{metrics['test_accuracy_tta']:.2%} ({metrics['test_images']:,} test images)",
             f"**Input:** the photo's largest centred square, resized to {photos.IMAGE_SIZE}×{photos.IMAGE_SIZE}",
+            *cpu_recipe_lines(meta),
         ],
     )
     st.caption(

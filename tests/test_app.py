@@ -122,6 +122,7 @@ def test_photos_page_example_is_shown_at_once():
     titles = chart_titles(at)
     assert "Probability of each class" in titles and any(t.startswith("Grad-CAM") for t in titles)
     assert "CIFAR-10 test accuracy" in text and "CC0" in text
+    assert "Without a GPU:" in text and "python -m train.photos" in text
 
 
 def test_photos_page_other_example_and_grad_cam_class():
