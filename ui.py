@@ -102,10 +102,11 @@ def training_curves(name: str, _curve: list[dict], metric: str = "accuracy") -> 
     epochs = [row["epoch"] for row in curve]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss (cross-entropy)", metric))
     for split, dash in (("train", "solid"), ("test", "dot")):
-        fig.add_scatter(x=epochs, y=[r[f"{split}_loss"] for r in curve], name=f"{split} loss",
-                        line=dict(dash=dash), row=1, col=1)
-        fig.add_scatter(x=epochs, y=[r[f"{split}_{metric}"] for r in curve], name=f"{split} {metric}",
-                        line=dict(dash=dash), row=1, col=2)
+        # A run may evaluate on the test set every few epochs only (train.photos --eval-every): gaps are joined.
+        fig.add_scatter(x=epochs, y=[r.get(f"{split}_loss") for r in curve], name=f"{split} loss",
+                        line=dict(dash=dash), connectgaps=True, row=1, col=1)
+        fig.add_scatter(x=epochs, y=[r.get(f"{split}_{metric}") for r in curve], name=f"{split} {metric}",
+                        line=dict(dash=dash), connectgaps=True, row=1, col=2)
     fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None)
     fig.update_yaxes(type="log", dtick=1, row=1, col=1)  # ticks at powers of ten
     fig.update_yaxes(tickformat=".2%", row=1, col=2)

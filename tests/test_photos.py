@@ -270,8 +270,11 @@ def test_training_dry_run(cifar_dir, tmp_path):
     from train.common import parse_config
     from train.photos import TrainConfig, train
 
-    meta = train(parse_config(TrainConfig, ["--data-dir", str(cifar_dir), "--out-dir", str(tmp_path), "--dry-run"]))
-    assert len(meta["curve"]) == 1
+    args = ["--data-dir", str(cifar_dir), "--out-dir", str(tmp_path), "--dry-run", "--eval-every", "2"]
+    meta = train(parse_config(TrainConfig, args))
+    assert [point["steps"] for point in meta["curve"]] == [2, 4]  # 2 epochs of 2 batches of 256 (500 images)
+    assert "test_accuracy" not in meta["curve"][0] and "test_accuracy" in meta["curve"][1]  # --eval-every 2
+    assert meta["metrics"]["test_accuracy"] == meta["curve"][1]["test_accuracy"]
     loaded, _ = photos.load(tmp_path, device="cpu")
     assert len(photos.classify(gradient_photo(), loaded)) == 10
 
