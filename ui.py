@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import gc
-import importlib
 import json
 from pathlib import Path
 
@@ -24,30 +22,26 @@ MUTED = "#9aa5b1"
 INFERENCE_THREADS = 1
 
 
-@st.cache_resource(show_spinner="Loading the model…")
 def article(word) -> str:
     """The English article before a class name or a digit: "a" cat, "an" airplane, "an" 8."""
     return "an" if str(word)[:1].lower() in "aeiou8" else "a"
 
 
+@st.cache_resource(show_spinner="Loading the model…")
 def load_model(name: str):
-    """Load models/<name> once per server process, on the best device; shared by all sessions.
-
-    Returns (model, meta). Inference runs under torch.inference_mode in eval mode, which only
-    reads the weights, so concurrent sessions can share one model safely.
-    """
+    """models/<name>'s shipped model, loaded once per server process and shared by all sessions: what
+    models.<name>.load() returns (see models.common.shared, which also serves the modules' own public
+    functions, so a page and a direct call never hold two copies). Inference runs under
+    torch.inference_mode in eval mode, which only reads the weights, so sessions can share one model."""
     import torch
+
+    from models.common import shared
 
     # One thread per inference: Streamlit runs each viewer's session in its own thread, and on a small machine
     # several sessions' multi-threaded ops oversubscribe the cores. Measured with benchmarks/load_ws.py, 10
     # sessions on 2 cores: p95 interaction 2.7 s with torch's default (2 threads), 1.7 s with one.
     torch.set_num_threads(INFERENCE_THREADS)
-    module = importlib.import_module(f"models.{name}")
-    loaded = module.load()
-    # The model lives as long as the process: move it (and everything loaded so far) out of the garbage
-    # collector's sight, so that later collections don't walk its hundreds of thousands of objects.
-    gc.freeze()
-    return loaded
+    return shared(name)
 
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "models" / "weights"

@@ -1,4 +1,5 @@
 """Upload a photo: a CIFAR-10 CNN names the object, and Grad-CAM shows where it found the evidence."""
+import hashlib
 from importlib import resources
 
 import streamlit as st
@@ -95,7 +96,10 @@ with right:
 with left:
     names = [name for name, _ in result.ranking]
     c1, c2 = st.columns(2)
-    cam_class = c1.selectbox("Evidence for", names, index=0, key="cam_class")
+    # The viewer's choice of class holds for the photo it was made on only: a new photo opens on its own top
+    # class (one key per photo; Streamlit forgets the keys of widgets no longer drawn).
+    photo_id = name if source == "Example" else hashlib.blake2b(data, digest_size=8).hexdigest()
+    cam_class = c1.selectbox("Evidence for", names, index=0, key=f"cam_class:{source}:{photo_id}")
     opacity = c2.slider("Heatmap opacity", 0.0, 1.0, 0.8, 0.05)
     heat = example_gradcam(name, cam_class) if source == "Example" else photos.gradcam(image, cam_class, model)
     st.plotly_chart(photo_with_heatmap(image, heat, opacity, f"Grad-CAM: where the evidence for “{cam_class}” lies",

@@ -8,8 +8,11 @@ A checkpoint is two files side by side in models/weights/:
 """
 from __future__ import annotations
 
+import gc
+import importlib
 import json
 import platform
+import threading
 import weakref
 from contextlib import nullcontext
 from pathlib import Path
@@ -60,6 +63,27 @@ def load_checkpoint(name: str, weights_dir=None) -> tuple[dict[str, torch.Tensor
     st_path, json_path = checkpoint_paths(name, weights_dir)
     meta = json.loads(json_path.read_text(encoding="utf-8"))
     return load_file(str(st_path)), meta
+
+
+_SHARED: dict[str, object] = {}  # model name -> what models.<name>.load() returned
+_SHARED_LOCK = threading.Lock()
+
+
+def shared(name: str):
+    """models/<name>'s shipped checkpoint, loaded once per process and shared by every caller: the pages
+    (through ui.load_model) and the modules' public functions called without a model.
+
+    Loaded outside inference mode whatever the caller is in: weights made under torch.inference_mode are
+    "inference tensors", which can never take part in a gradient afterwards (Grad-CAM, fine-tuning)."""
+    with _SHARED_LOCK:  # two sessions asking at once must not load it twice
+        if name not in _SHARED:
+            module = importlib.import_module(f"models.{name}")
+            with torch.inference_mode(False):
+                _SHARED[name] = module.load()
+            # The model lives as long as the process: move it out of the garbage collector's sight, so that
+            # later collections don't walk its hundreds of thousands of objects.
+            gc.freeze()
+        return _SHARED[name]
 
 
 def count_parameters(model: torch.nn.Module) -> int:

@@ -11,7 +11,6 @@ Read top to bottom: constants, config, the network, reading an upload safely, pr
 """
 from __future__ import annotations
 
-import functools
 import io
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -22,7 +21,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch import nn
 
-from models.common import get_device, load_checkpoint, run_recording
+from models.common import get_device, load_checkpoint, run_recording, shared
 
 NAME = "photos"
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -212,9 +211,8 @@ def load(weights_dir=None, device=None) -> tuple[PhotoNet, dict]:
     return model.to(device or get_device(), memory_format=torch.channels_last).eval(), meta
 
 
-@functools.lru_cache(maxsize=1)
 def _default_model() -> PhotoNet:
-    return load()[0]
+    return shared(NAME)[0]
 
 
 def _input(image: Image.Image, model: PhotoNet) -> torch.Tensor:

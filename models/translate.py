@@ -20,7 +20,6 @@ cuDNN GRU call in training (no per-step loop): that is what makes it train in mi
 """
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.common import get_device, load_checkpoint
+from models.common import get_device, load_checkpoint, shared
 
 NAME = "translate"
 PAD, UNK, BOS, EOS = 0, 1, 2, 3  # SentencePiece ids fixed at tokenizer training
@@ -415,9 +414,8 @@ def load(weights_dir=None, device=None) -> TranslateModel:
     return from_tensors(tensors, meta, device)
 
 
-@functools.lru_cache(maxsize=1)
 def default_model() -> TranslateModel:
-    return load()
+    return shared(NAME)
 
 
 def translate(sentence: str, beam_size: int = 5) -> Translation:

@@ -129,9 +129,43 @@ def test_photos_page_other_example_and_grad_cam_class():
     at = photos_page()
     at.selectbox(key="example").set_value("Falcon 9 rocket").run()
     assert not at.exception and "**Not** one of the ten classes" in all_text(at)
-    at.selectbox(key="cam_class").set_value("truck").run()
+    cam_class(at).set_value("truck").run()
     assert not at.exception
     assert "Grad-CAM: where the evidence for “truck” lies" in chart_titles(at)
+
+
+def cam_class(at: AppTest):
+    """The "Evidence for" box (its key names the photo it was made for)."""
+    (box,) = [s for s in at.selectbox if s.label == "Evidence for"]
+    return box
+
+
+def headline_class(at: AppTest) -> str:
+    (line,) = [m.value for m in at.markdown if m.value.startswith("### It's")]
+    return line.split("**")[1]
+
+
+def test_photos_page_grad_cam_follows_the_new_photo():
+    """The class chosen for one photo does not stay on the next: the heatmap shows the new photo's answer."""
+    at = photos_page()
+    assert headline_class(at) == "cat" and cam_class(at).value == "cat"
+    at.selectbox(key="example").set_value("A horse (silhouette)").run()
+    horse = headline_class(at)
+    assert cam_class(at).value == horse != "cat"
+    assert f"Grad-CAM: where the evidence for “{horse}” lies" in chart_titles(at)
+    cam_class(at).set_value("frog").run()  # the viewer's choice holds for this photo, through other controls
+    at.toggle[0].set_value(False).run()
+    assert cam_class(at).value == "frog"
+    at.segmented_control(key="source").set_value("Upload").run()
+    photo = Image.fromarray(np.random.default_rng(1).integers(0, 255, (120, 160, 3), np.uint8))
+    at.file_uploader[0].set_value(("noise.png", png_bytes(photo), "image/png")).run()
+    shown = cam_class(at).value
+    assert shown == cam_class(at).options[0]  # the upload's own top class, not the frog chosen for the horse
+    assert f"Grad-CAM: where the evidence for “{shown}” lies" in chart_titles(at)
+    other = Image.fromarray(np.random.default_rng(2).integers(0, 255, (100, 100, 3), np.uint8))
+    cam_class(at).set_value(cam_class(at).options[-1]).run()
+    at.file_uploader[0].set_value(("other.png", png_bytes(other), "image/png")).run()
+    assert cam_class(at).value == cam_class(at).options[0]  # a new upload: back to its top class
 
 
 def test_photos_page_upload_and_bad_uploads():
