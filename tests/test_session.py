@@ -1,0 +1,145 @@
+"""A whole session: one process, every page, hundreds of interactions; memory stays flat and answers stay right.
+
+Each page test elsewhere runs a step or two. This one plays a viewer who stays: draws and clears, switches and
+uploads photos and changes the Grad-CAM class, plays speech examples and uploads a clip, translates, searches
+words and changes the map, page after page in one AppTest session (one Streamlit script runner, one process,
+the models cached as on a server). It would have caught a cache decorator on the wrong function (every click
+reloading the models, memory growing by hundreds of MB a page) and stale widget state between interactions.
+"""
+from __future__ import annotations
+
+import gc
+import io
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT
+from drawing import render
+from test_app import all_text, app, canvas_state, cam_class, chart_titles, example_wav, png_bytes, translation
+
+ROUNDS = int(__import__("os").environ.get("SESSION_ROUNDS", 12))  # x 19 interactions each: 228 after the warm-up round
+SENTENCES = ["The cat is sleeping on the sofa.", "I don't know what to do.", "Where is the station?",
+             "Two children are playing football in the park."]
+WORDS = [("france", "france"), ("King", "king"), ("music", "music"), ("three", "three")]
+
+
+def rss_mb() -> float:
+    """This process's resident memory (Linux), in MB."""
+    status = Path("/proc/self/status")
+    if not status.exists():
+        pytest.skip("needs /proc/self/status (Linux) to read the process's memory")
+    kb = next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmRSS:"))
+    return kb / 1024
+
+
+class Viewer:
+    """One viewer's session, with the page's answer checked after every interaction."""
+
+    def __init__(self):
+        self.at = app()
+        self.interactions = 0
+        self.rng = np.random.default_rng(0)
+
+    def run(self, widget=None):
+        (widget or self.at).run()
+        assert not self.at.exception, self.at.exception
+        assert not self.at.error or all("Can't use" in e.value for e in self.at.error), [e.value for e in self.at.error]
+        self.interactions += 1
+
+    def open(self, page: str):
+        self.at.switch_page(f"app_pages/{page}.py")
+        self.run()
+
+    def digits(self, digit: int):
+        self.open("digits")
+        version = self.at.session_state["canvas_version"] if "canvas_version" in self.at.session_state else 0
+        self.at.session_state[f"canvas_{version}"] = canvas_state(render(digit, 60, 40, 180, 18))
+        self.run()
+        assert f"**{digit}**" in all_text(self.at) and "It's" in all_text(self.at)
+        self.at.button[0].click()  # Clear
+        self.run()
+        assert "Draw a digit" in self.at.info[0].value
+
+    def photos(self, example: str, truth: str | None):
+        self.open("photos")
+        self.at.segmented_control(key="source").set_value("Example")
+        self.run()
+        self.at.selectbox(key="example").set_value(example)
+        self.run()
+        box = cam_class(self.at)
+        assert box.value == box.options[0]  # a new photo: the heatmap explains its own answer
+        if truth:
+            assert f"It's a **{truth}**" in all_text(self.at).replace("It's an", "It's a")
+        box.set_value(box.options[1])
+        self.run()
+        assert f"the evidence for “{box.options[1]}”" in " ".join(chart_titles(self.at))
+        self.at.segmented_control(key="source").set_value("Upload")
+        self.run()
+        h, w = self.rng.integers(40, 400, 2)
+        photo = Image.fromarray(self.rng.integers(0, 255, (h, w, 3), np.uint8))
+        self.at.file_uploader[0].set_value(("photo.png", png_bytes(photo), "image/png"))
+        self.run()
+        assert "Probability of each class" in chart_titles(self.at)
+
+    def speech(self, example: str, says: str):
+        self.open("speech")
+        self.at.segmented_control(key="source").set_value("Example")
+        self.run()
+        self.at.selectbox(key="example").set_value(example)
+        self.run()
+        assert says in all_text(self.at)
+        self.at.segmented_control(key="source").set_value("Upload")
+        self.run()
+        self.at.file_uploader(key="upload").set_value(("clip.wav", example_wav("three_f3.wav"), "audio/wav"))
+        self.run()
+        assert "2 8 6" in all_text(self.at)
+
+    def translate(self, sentence: str, beam: int):
+        self.open("translate")
+        self.at.text_input(key="sentence").set_value(sentence)
+        self.run()
+        self.at.select_slider(key="beam").set_value(beam)
+        self.run()
+        assert translation(self.at)
+
+    def embeddings(self, query: str, word: str, method: str):
+        self.open("embeddings")
+        self.at.text_input[0].set_value(query)
+        self.run()
+        assert f"Nearest to “{word}”" in chart_titles(self.at)
+        self.at.segmented_control(key="method").set_value(method)
+        self.run()
+        assert f"{method} of the 1,000 most frequent words" in all_text(self.at)
+
+    def round(self, k: int):
+        """19 interactions over every page."""
+        examples = [("Chelsea the cat", "cat"), ("A horse (silhouette)", None), ("Falcon 9 rocket", None),
+                    ("Astronaut Eileen Collins", None)]
+        clips = [("A PIN, American voice", "4 1 5 9"), ("Three digits, female voice", "2 8 6")]
+        self.digits(k % 10)
+        self.photos(*examples[k % len(examples)])
+        self.speech(*clips[k % len(clips)])
+        self.translate(SENTENCES[k % len(SENTENCES)], [1, 5][k % 2])
+        query, word = WORDS[k % len(WORDS)]
+        self.embeddings(query, word, ["PCA", "t-SNE"][k % 2])
+
+
+def test_a_long_session_over_every_page_keeps_memory_flat_and_answers_right():
+    viewer = Viewer()
+    for k in range(2):  # warm-up: every model loaded, every trace made, every example cached
+        viewer.round(k)
+    gc.collect()
+    warm = rss_mb()
+    start = viewer.interactions
+    for k in range(2, 2 + ROUNDS):
+        viewer.round(k)
+    gc.collect()
+    after = rss_mb()
+    assert viewer.interactions - start >= 200
+    # The same answers at the end as at the start (checked in each step), and memory flat.
+    assert after <= warm * 1.05 and after <= warm + 60, f"RSS {warm:.0f} MB after warm-up -> {after:.0f} MB"
+    print(f"{viewer.interactions - start} interactions: RSS {warm:.0f} -> {after:.0f} MB")
