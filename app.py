@@ -1,21 +1,13 @@
-"""Deep Learning Live: page config and navigation, nothing else."""
+"""Deep Learning Live: page config and navigation, nothing else (the examples are listed in app_pages/registry.py)."""
 import streamlit as st
+
+from app_pages.registry import sections
 
 st.set_page_config(page_title="Deep Learning Live", page_icon="🧠", layout="wide")
 
-# Only pages that exist are listed: each section grows as its models land.
-# The folder is app_pages/, not pages/: Streamlit would also auto-discover pages/ and, on a
-# fresh server opened at a deep link such as /digits, show that folder's navigation instead.
-pages = {
-    "": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True)],
-    "Vision": [
-        st.Page("app_pages/digits.py", title="Draw a digit", icon=":material/draw:"),
-        st.Page("app_pages/photos.py", title="Upload a photo", icon=":material/photo_camera:"),
-    ],
-    "Speech and language": [
-        st.Page("app_pages/speech.py", title="Record speech", icon=":material/mic:"),
-        st.Page("app_pages/translate.py", title="Translate a sentence", icon=":material/translate:"),
-        st.Page("app_pages/embeddings.py", title="Explore word embeddings", icon=":material/scatter_plot:"),
-    ],
-}
+# The folder is app_pages/, not pages/: Streamlit would also auto-discover a pages/ folder and, on a fresh
+# server opened at a deep link such as /digits, show that folder's navigation instead.
+pages = {"": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True)]}
+for section, examples in sections().items():
+    pages[section] = [st.Page(e.page, title=e.title, icon=e.icon) for e in examples]
 st.navigation(pages).run()

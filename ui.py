@@ -214,7 +214,7 @@ def photo_with_heatmap(image, heat, opacity: float, title: str = "", box=None, c
     )
 
 
-def rgb_grid(images, columns: int, title: str = "", labels=None) -> go.Figure:
+def rgb_grid(images, columns: int, title: str = "") -> go.Figure:
     """Small RGB images (N, H, W, 3) in [0, 1], tiled with a gap, as one picture."""
 
     n, h, w, _ = images.shape

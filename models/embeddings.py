@@ -256,9 +256,5 @@ def load(weights_dir=None) -> Embeddings:
     return Embeddings(meta["vocab"], tensors["vectors"].float().numpy(), meta, views)
 
 
-def config_from_meta(meta: dict) -> Config:
-    return Config(**meta["config"])
-
-
 def meta_config(cfg: Config) -> dict:
     return asdict(cfg)

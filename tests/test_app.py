@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from app_pages.registry import EXAMPLES
 from conftest import ROOT
 from drawing import render
 
@@ -26,16 +27,25 @@ def all_text(at: AppTest) -> str:
 
 
 def test_home_page():
+    from ui import model_meta
+
     at = app()
     assert not at.exception
     text = all_text(at)
     assert "Deep Learning Live" in text and "LeCun, Yoshua Bengio and Geoffrey Hinton" in text
     assert "Models run on" in text and ("CPU" in text or "GPU" in text)
     links = {link.proto.page: link.proto.label for link in at.get("page_link")}
-    # A card for each page that exists, no placeholders.
-    assert links == {"digits": "**Draw a digit**", "photos": "**Upload a photo**",
-                     "speech": "**Record speech**", "translate": "**Translate a sentence**",
-                     "embeddings": "**Explore word embeddings**"}
+    # A card for each example in the registry, each with its measured result; no placeholders.
+    assert links == {e.name: f"**{e.title}**" for e in EXAMPLES}
+    for example in EXAMPLES:
+        assert example.headline(model_meta(example.name)) in text
+
+
+def test_every_example_has_a_model_a_page_a_training_script_and_a_card():
+    for example in EXAMPLES:
+        for path in (f"models/{example.name}.py", example.page, f"train/{example.name}.py",
+                     f"models/weights/{example.name}.json", f"models/weights/{example.name}.safetensors"):
+            assert (ROOT / path).is_file(), (example.name, path)
 
 
 def chart_titles(at: AppTest) -> list[str]:
