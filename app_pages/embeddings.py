@@ -21,9 +21,7 @@ EXAMPLE_ANALOGIES = {
 }
 MAX_QUERY_CHARS = 100
 
-emb = load_model(embeddings.NAME)
-meta = emb.meta
-metrics = meta["metrics"]
+emb, meta = load_model(embeddings.NAME)
 
 st.title("🔤 Explore word embeddings")
 st.markdown(
@@ -160,17 +158,7 @@ else:
 
 # ---- model card -----------------------------------------------------------------------------
 with st.expander("Model card", icon=":material/info:"):
-    model_card(meta, [
-        f"**Vocabulary:** {meta['vocabulary_training']:,} words seen at least {meta['preprocessing']['min_count']} times "
-        f"(tokeniser: `{meta['preprocessing']['tokenizer']}`); {meta['shipped_words']:,} shipped",
-        f"**Corpus:** {meta['corpus_tokens_all']:,} tokens ({meta['corpus_tokens']:,} after dropping rare words)",
-        f"**WordSim-353** (Spearman ρ of cosine vs. human similarity): **{metrics['wordsim353_spearman']:.3f}** "
-        f"({metrics['wordsim353_pairs']}/{metrics['wordsim353_total']} pairs covered)",
-        f"**Google analogies** (3CosAdd among the {metrics['analogy_vocabulary']:,} most frequent words): "
-        f"**{metrics['analogy_accuracy']:.1%}** of the {metrics['analogy_questions']:,} questions whose words are among "
-        f"them ({metrics['analogy_questions'] / metrics['analogy_total']:.0%} of all {metrics['analogy_total']:,})",
-        f"**Maps:** {meta['views']['method']}; precomputed for {', '.join(f'{s:,}' for s in meta['views']['sizes'])} words",
-    ])
+    model_card(meta, embeddings.card_text(meta))
     st.plotly_chart(card_lines(embeddings.NAME, meta["curve"], {"train_loss": "training loss (positive pairs)",
                                                 "wordsim353": "WordSim-353 ρ", "analogy": "analogy accuracy"}),
                     key="curves")

@@ -125,26 +125,10 @@ with maps:
                                  title=f"{layer}: {activation.shape[0]} maps of {activation.shape[1]}×{activation.shape[2]}"),
                     key="maps")
 
-def cpu_recipe_lines(meta: dict) -> list[str]:
-    if "cpu_recipe" not in meta:
-        return []
-    cpu = meta["cpu_recipe"]
-    return [f"**Without a GPU:** {cpu['minutes']:.0f} min on {cpu['hardware']} give {cpu['test_accuracy_tta']:.2%} "
-            f"with test-time augmentation ({cpu['test_accuracy']:.2%} without), widths {cpu['widths']}: `{cpu['command']}`"]
-
-
 st.subheader("How it was trained")
 st.plotly_chart(training_curves(photos.NAME, meta["curve"]), key="curves")
 with st.expander("Model card", expanded=True):
-    model_card(
-        meta,
-        [
-            f"**CIFAR-10 test accuracy:** {metrics['test_accuracy']:.2%}; with test-time augmentation "
-            f"{metrics['test_accuracy_tta']:.2%} ({metrics['test_images']:,} test images)",
-            f"**Input:** the photo's largest centred square, resized to {photos.IMAGE_SIZE}×{photos.IMAGE_SIZE}",
-            *cpu_recipe_lines(meta),
-        ],
-    )
+    model_card(meta, photos.card_text(meta))
     st.caption(
         f"CIFAR-10 by Alex Krizhevsky, Vinod Nair and Geoffrey Hinton (2009). {meta['data']['caveat']}. "
         "Limits: it knows ten classes only and always picks one of them; it was trained on tiny, centred photos."

@@ -18,9 +18,7 @@ EXAMPLES = [
 BEAM_SIZES = [1, 2, 3, 5, 8, 10]
 DEFAULT_BEAM = 5
 
-model = load_model(translate.NAME)
-meta = model.meta
-metrics = meta.get("metrics", {})
+model, meta = load_model(translate.NAME)
 
 st.title("🌐 Translate a sentence")
 st.markdown(
@@ -96,25 +94,7 @@ if result is not None:
 
 # ---- model card -----------------------------------------------------------------------------
 with st.expander("Model card", icon=":material/info:"):
-    lines = [f"**Vocabulary:** {meta['tokenizer']['vocab_size']:,} {meta['tokenizer']['kind']}"]
-    for name, label in (("tatoeba", f"Tatoeba test split ({meta['data']['test_tatoeba_sentences']:,} English "
-                         f"sentences, {meta['data']['test_tatoeba_references']:,} references)"),
-                        ("multi30k", f"Multi30k test_2016_flickr ({meta['data']['test_multi30k_sentences']:,} sentences)")):
-        if name in metrics:
-            m = metrics[name]
-            lines.append(f"**{label}:** BLEU **{m['beam5']['bleu']:.1f}** with beam 5 ({m['beam1']['bleu']:.1f} greedy), "
-                         f"chrF {m['beam5']['chrf']:.1f}")
-    if metrics:
-        lines.append(f"Scored with sacreBLEU (`{metrics['tatoeba']['beam5']['signature']}`) on detokenised text; "
-                     "hypotheses and references normalised alike (NFKC).")
-    lines.append(f"**Model selection:** epoch {meta['selected_epoch']} of {len(meta['curve'])}, best greedy BLEU on "
-                 f"the validation sets ({meta['data']['val_tatoeba_sentences']:,} Tatoeba sentences + Multi30k val)")
-    if "cpu_recipe" in meta:
-        cpu = meta["cpu_recipe"]
-        lines.append(f"**Without a GPU:** the CPU recipe ({cpu['parameters']:,} parameters, {cpu['training_minutes']:.0f} min "
-                     f"on {cpu['hardware']}) reaches BLEU {cpu['bleu_beam5']['tatoeba']:.1f} (Tatoeba) and "
-                     f"{cpu['bleu_beam5']['multi30k']:.1f} (Multi30k): `{cpu['command']}`")
-    model_card(meta, lines)
+    model_card(meta, translate.card_text(meta))
     st.plotly_chart(card_lines(translate.NAME, meta["curve"], {"train_loss": "training loss (label-smoothed)",
                                                 "val_tatoeba_bleu_greedy": "Tatoeba val BLEU (greedy)",
                                                 "val_multi30k_bleu_greedy": "Multi30k val BLEU (greedy)"}),

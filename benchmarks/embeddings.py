@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    emb = embeddings.load()
+    emb, _ = embeddings.load()
     print(f"load: {time.perf_counter() - start:.2f} s; {len(emb):,} words x {emb.vectors.shape[1]} dims; "
           f"{device_name()}, torch {torch.__version__}")
     rng = np.random.default_rng(0)

@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     assert all(len(s.split()) == 10 for s in SENTENCES)
 
-    model = translate.load()
+    model, _ = translate.load()
     ms = timed(lambda i: model.translate(SENTENCES[i % len(SENTENCES)], args.beam), args.calls, args.warmup, busy=args.busy_thread)
     result = model.translate(SENTENCES[0], args.beam)
     print(f"translate, 10-word sentences, beam {args.beam}: {args.calls} calls, {device_name(model.device)}, "

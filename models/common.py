@@ -16,6 +16,7 @@ import threading
 import weakref
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -47,8 +48,76 @@ def checkpoint_paths(name: str, weights_dir: Path | str | None = None) -> tuple[
     return folder / f"{name}.safetensors", folder / f"{name}.json"
 
 
+# The model card: what every checkpoint's JSON holds, written by `write_card` alone (and validated there).
+# field -> type; each model adds its own fields (classes, labels, tokenizer, views, ...) beside these.
+CARD_FIELDS = {"name": str, "architecture": str, "config": dict, "parameters": int, "preprocessing": dict,
+               "metrics": dict, "curve": list, "training": dict, "data": dict}
+TRAINING_FIELDS = {"command": str, "seconds": (int, float), "total_seconds": (int, float), "hardware": str,
+                   "torch": str, "precision": str, "options": dict}
+DATA_FIELDS = {"dataset": str, "license": str}
+# Another recipe for the same model, measured by the training script that ran it (`--alternative NAME`): its
+# weights are not shipped, its results are shown on the card (e.g. "cpu": what a 2-core CPU reaches).
+ALTERNATIVE_FIELDS = {"name": str, "command": str, "hardware": str, "minutes": (int, float), "metrics": dict,
+                      "note": str}
+
+
+def card_problems(meta: dict, name: str | None = None) -> list[str]:
+    """What is missing or mistyped in a model card (empty: valid). `name`: the checkpoint's file name."""
+    problems = []
+
+    def check(where: str, record, fields: dict) -> None:
+        if not isinstance(record, dict):
+            problems.append(f"{where}: not an object")
+            return
+        for key, kind in fields.items():
+            if key not in record:
+                problems.append(f"{where}{key}: missing")
+            elif not isinstance(record[key], kind) or isinstance(record[key], bool):
+                problems.append(f"{where}{key}: {type(record[key]).__name__}, expected {kind}")
+
+    check("", meta, CARD_FIELDS)
+    check("training.", meta.get("training", {}), TRAINING_FIELDS)
+    check("data.", meta.get("data", {}), DATA_FIELDS)
+    for i, alternative in enumerate(meta.get("alternatives", [])):
+        check(f"alternatives[{i}].", alternative, ALTERNATIVE_FIELDS)
+    if name is not None and meta.get("name") not in (name, name.split("_", 1)[0]):  # holdout_george: a speech run
+        problems.append(f"name: {meta.get('name')!r} in the card of checkpoint {name!r}")
+    if not all(isinstance(point, dict) and "epoch" in point for point in meta.get("curve", [])):
+        problems.append("curve: each point needs an epoch")
+    return problems
+
+
+def write_card(meta: dict, name: str, weights_dir=None) -> Path:
+    """Write a model card (the checkpoint's JSON) after validating it: the one function that writes one."""
+    problems = card_problems(meta, name)
+    if problems:
+        raise ValueError(f"model card {name}: " + "; ".join(problems))
+    _, json_path = checkpoint_paths(name, weights_dir)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return json_path
+
+
+def alternative_title(alternative: dict) -> str:
+    """How a card names another recipe: by what it ran on."""
+    return "Without a GPU" if alternative["hardware"].startswith("CPU") else f"Recipe “{alternative['name']}”"
+
+
+def read_card(name: str, weights_dir=None) -> dict:
+    return json.loads(checkpoint_paths(name, weights_dir)[1].read_text(encoding="utf-8"))
+
+
+def record_alternative(name: str, alternative: dict, weights_dir=None) -> dict:
+    """Put another recipe's measured results into model `name`'s card (replacing one of the same name)."""
+    meta = read_card(name, weights_dir)
+    others = [a for a in meta.get("alternatives", []) if a["name"] != alternative["name"]]
+    meta["alternatives"] = others + [alternative]
+    write_card(meta, name, weights_dir)
+    return meta
+
+
 def save_checkpoint(model: torch.nn.Module | dict, meta: dict, name: str, weights_dir=None) -> tuple[Path, Path]:
-    """Write the state_dict (or a dict of tensors) as safetensors and `meta` as pretty JSON beside it."""
+    """Write the state_dict (or a dict of tensors) as safetensors and the card `meta` as JSON beside it."""
     st_path, json_path = checkpoint_paths(name, weights_dir)
     st_path.parent.mkdir(parents=True, exist_ok=True)
     tensors = model if isinstance(model, dict) else model.state_dict()
@@ -60,16 +129,27 @@ def save_checkpoint(model: torch.nn.Module | dict, meta: dict, name: str, weight
 
 def load_checkpoint(name: str, weights_dir=None) -> tuple[dict[str, torch.Tensor], dict]:
     """Read (state_dict, meta). Only safetensors: weights can never run code on load."""
-    st_path, json_path = checkpoint_paths(name, weights_dir)
-    meta = json.loads(json_path.read_text(encoding="utf-8"))
-    return load_file(str(st_path)), meta
+    st_path, _ = checkpoint_paths(name, weights_dir)
+    return load_file(str(st_path)), read_card(name, weights_dir)
 
 
-_SHARED: dict[str, object] = {}  # model name -> what models.<name>.load() returned
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+class Loaded(NamedTuple):
+    """What every model module's load() returns: the model, ready for inference (eval mode, on its device),
+    and its card (the checkpoint's JSON). Unpacks as `model, meta = load()`."""
+
+    model: Any
+    meta: dict
+
+
+_SHARED: dict[str, Loaded] = {}  # model name -> what models.<name>.load() returned
 _SHARED_LOCK = threading.Lock()
 
 
-def shared(name: str):
+def shared(name: str) -> Loaded:
     """models/<name>'s shipped checkpoint, loaded once per process and shared by every caller: the pages
     (through ui.load_model) and the modules' public functions called without a model.
 
@@ -84,10 +164,6 @@ def shared(name: str):
             # later collections don't walk its hundreds of thousands of objects.
             gc.freeze()
         return _SHARED[name]
-
-
-def count_parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 class _Recording(torch.nn.Module):

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.common import load_checkpoint
+from models.common import Loaded, load_checkpoint, shared
 
 NAME = "embeddings"
 TOKEN_PATTERN = re.compile(r"[a-z]+")
@@ -249,12 +249,38 @@ def categories_of(words: list[str]) -> list[str]:
     return [lookup.get(w, "other") for w in words]
 
 
-def load(weights_dir=None) -> Embeddings:
-    """The shipped vectors (fp16 on disk -> float32), vocabulary and precomputed views."""
+def load(weights_dir=None, device=None) -> Loaded:
+    """The shipped vectors (fp16 on disk -> float32), vocabulary and precomputed views: (Embeddings, meta).
+    `device` is accepted for the common interface: the vectors live in NumPy, on the CPU."""
     tensors, meta = load_checkpoint(NAME, weights_dir)
     views = {k: v.float().numpy() for k, v in tensors.items() if k.startswith("tsne_")}
-    return Embeddings(meta["vocab"], tensors["vectors"].float().numpy(), meta, views)
+    return Loaded(Embeddings(meta["vocab"], tensors["vectors"].float().numpy(), meta, views), meta)
+
+
+def default_model() -> Embeddings:
+    """The shipped vectors, loaded once per process (models.common.shared)."""
+    return shared(NAME).model
 
 
 def meta_config(cfg: Config) -> dict:
     return asdict(cfg)
+
+
+# ---- the model card's text ------------------------------------------------------------------------
+
+
+def card_text(meta: dict) -> list[str]:
+    """The card's measured lines (markdown), from the checkpoint's JSON: vocabulary, corpus, word-similarity
+    and analogy scores, the maps."""
+    m = meta["metrics"]
+    return [
+        f"**Vocabulary:** {meta['vocabulary_training']:,} words seen at least {meta['preprocessing']['min_count']} times "
+        f"(tokeniser: `{meta['preprocessing']['tokenizer']}`); {meta['shipped_words']:,} shipped",
+        f"**Corpus:** {meta['corpus_tokens_all']:,} tokens ({meta['corpus_tokens']:,} after dropping rare words)",
+        f"**WordSim-353** (Spearman ρ of cosine vs. human similarity): **{m['wordsim353_spearman']:.3f}** "
+        f"({m['wordsim353_pairs']}/{m['wordsim353_total']} pairs covered)",
+        f"**Google analogies** (3CosAdd among the {m['analogy_vocabulary']:,} most frequent words): "
+        f"**{m['analogy_accuracy']:.1%}** of the {m['analogy_questions']:,} questions whose words are among "
+        f"them ({m['analogy_questions'] / m['analogy_total']:.0%} of all {m['analogy_total']:,})",
+        f"**Maps:** {meta['views']['method']}; precomputed for {', '.join(f'{s:,}' for s in meta['views']['sizes'])} words",
+    ]

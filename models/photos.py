@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch import nn
 
-from models.common import get_device, load_checkpoint, run_recording, shared
+from models.common import Loaded, alternative_title, get_device, load_checkpoint, run_recording, shared
 
 NAME = "photos"
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -197,22 +197,18 @@ def tta_logits(model: PhotoNet, x: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------- loading and inference
 
 
-def build(meta: dict) -> PhotoNet:
-    cfg = meta["config"]
-    return PhotoNet(Config(widths=tuple(cfg["widths"]), whiten_width=cfg["whiten_width"], scale=cfg["scale"]))
-
-
-def load(weights_dir=None, device=None) -> tuple[PhotoNet, dict]:
-    """Rebuild the network from its JSON and load its safetensors; returns (model in eval mode, meta)."""
+def load(weights_dir=None, device=None) -> Loaded:
+    """Rebuild the network from its JSON and load its safetensors: (model in eval mode, meta)."""
     state, meta = load_checkpoint(NAME, weights_dir)
-    model = build(meta)
+    model = PhotoNet(Config(**meta["config"]))
     model.load_state_dict(state)
     # channels_last weights, as in training: the bf16 convolutions then skip a weight reordering on every call
-    return model.to(device or get_device(), memory_format=torch.channels_last).eval(), meta
+    return Loaded(model.to(device or get_device(), memory_format=torch.channels_last).eval(), meta)
 
 
-def _default_model() -> PhotoNet:
-    return shared(NAME)[0]
+def default_model() -> PhotoNet:
+    """The shipped network, loaded once per process (models.common.shared)."""
+    return shared(NAME).model
 
 
 def _input(image: Image.Image, model: PhotoNet) -> torch.Tensor:
@@ -242,7 +238,7 @@ class Analysis:
 def analyze(image: Image.Image, model: PhotoNet | None = None, tta: bool = True) -> Analysis:
     """Classify a photo with and without TTA (one batch of 6 views, the first being the photo itself)
     and keep what the page shows: the input, and each block's feature maps for the photo itself."""
-    model = model or _default_model()
+    model = model or default_model()
     x = _input(image, model)
     views = tta_views(x)  # (6, 1, 3, 32, 32)
     logits, activations = run_recording(model, views.flatten(0, 1))
@@ -258,7 +254,7 @@ def classify(image: Image.Image, model: PhotoNet | None = None, tta: bool = True
     """All ten classes with their probabilities, most probable first (they sum to 1).
 
     With tta (the default), averaged over 6 views of the photo (see `tta_views`)."""
-    model = model or _default_model()
+    model = model or default_model()
     x = _input(image, model)
     views = tta_views(x) if tta else x[None]  # (6 or 1, 1, 3, 32, 32)
     logits, _ = run_recording(model, views.flatten(0, 1))
@@ -272,7 +268,7 @@ def gradcam(image: Image.Image, class_name: str, model: PhotoNet | None = None) 
     it; the positive part of the weighted sum says where the evidence for that class lies. Outside
     the centred square the network saw, the map is 0.
     """
-    model = model or _default_model()
+    model = model or default_model()
     x = _input(image, model)
     with torch.enable_grad():
         logits, activations = run_recording(model, x)
@@ -298,3 +294,20 @@ def first_layer_filters(model: PhotoNet) -> np.ndarray:
 
 def config_dict(cfg: Config) -> dict:
     return asdict(cfg)
+
+
+# ---------------------------------------------------------------- the model card's text
+
+
+def card_text(meta: dict) -> list[str]:
+    """The card's measured lines (markdown), from the checkpoint's JSON: test accuracy, input, other recipes."""
+    m = meta["metrics"]
+    lines = [f"**CIFAR-10 test accuracy:** {m['test_accuracy']:.2%}; with test-time augmentation "
+             f"{m['test_accuracy_tta']:.2%} ({m['test_images']:,} test images)",
+             f"**Input:** the photo's largest centred square, resized to {IMAGE_SIZE}×{IMAGE_SIZE}"]
+    for alt in meta.get("alternatives", []):
+        a = alt["metrics"]
+        lines.append(f"**{alternative_title(alt)}:** {alt['minutes']:.0f} min on {alt['hardware']} give "
+                     f"{a['test_accuracy_tta']:.2%} with test-time augmentation ({a['test_accuracy']:.2%} without): "
+                     f"`{alt['command']}`")
+    return lines

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.common import get_device, load_checkpoint, shared
+from models.common import Loaded, alternative_title, get_device, load_checkpoint, shared
 
 NAME = "translate"
 PAD, UNK, BOS, EOS = 0, 1, 2, 3  # SentencePiece ids fixed at tokenizer training
@@ -408,16 +408,44 @@ def from_tensors(tensors: dict[str, torch.Tensor], meta: dict, device=None) -> T
     return TranslateModel(net.to(device or get_device()).eval(), tokenizer, meta)
 
 
-def load(weights_dir=None, device=None) -> TranslateModel:
-    """Rebuild the translator from models/weights/translate.{safetensors,json} (no pickle)."""
+def load(weights_dir=None, device=None) -> Loaded:
+    """Rebuild the translator from models/weights/translate.{safetensors,json} (no pickle): (model, meta)."""
     tensors, meta = load_checkpoint(NAME, weights_dir)
-    return from_tensors(tensors, meta, device)
+    return Loaded(from_tensors(tensors, meta, device), meta)
 
 
 def default_model() -> TranslateModel:
-    return shared(NAME)
+    """The shipped translator, loaded once per process (models.common.shared)."""
+    return shared(NAME).model
 
 
 def translate(sentence: str, beam_size: int = 5) -> Translation:
     """English -> French with the shipped model (loaded once)."""
     return default_model().translate(sentence, beam_size)
+
+
+# ---- the model card's text ----------------------------------------------------------------------
+
+
+def card_text(meta: dict) -> list[str]:
+    """The card's measured lines (markdown), from the checkpoint's JSON: BLEU per test set, selection, other recipes."""
+    metrics, data = meta.get("metrics", {}), meta["data"]
+    lines = [f"**Vocabulary:** {meta['tokenizer']['vocab_size']:,} {meta['tokenizer']['kind']}"]
+    for name, label in (("tatoeba", f"Tatoeba test split ({data['test_tatoeba_sentences']:,} English "
+                         f"sentences, {data['test_tatoeba_references']:,} references)"),
+                        ("multi30k", f"Multi30k test_2016_flickr ({data['test_multi30k_sentences']:,} sentences)")):
+        if name in metrics:
+            m = metrics[name]
+            lines.append(f"**{label}:** BLEU **{m['beam5']['bleu']:.1f}** with beam 5 ({m['beam1']['bleu']:.1f} greedy), "
+                         f"chrF {m['beam5']['chrf']:.1f}")
+    if metrics:
+        lines.append(f"Scored with sacreBLEU (`{metrics['tatoeba']['beam5']['signature']}`) on detokenised text; "
+                     "hypotheses and references normalised alike (NFKC).")
+    lines.append(f"**Model selection:** epoch {meta['selected_epoch']} of {len(meta['curve'])}, best greedy BLEU on "
+                 f"the validation sets ({data['val_tatoeba_sentences']:,} Tatoeba sentences + Multi30k val)")
+    for alt in meta.get("alternatives", []):
+        a = alt["metrics"]
+        lines.append(f"**{alternative_title(alt)}:** {alt['parameters']:,} parameters, {alt['minutes']:.0f} min on "
+                     f"{alt['hardware']}: BLEU {a['tatoeba']['beam5']['bleu']:.1f} (Tatoeba) and "
+                     f"{a['multi30k']['beam5']['bleu']:.1f} (Multi30k) with beam 5: `{alt['command']}`")
+    return lines

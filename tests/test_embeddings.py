@@ -159,7 +159,7 @@ def test_save_and_load_give_identical_vectors(tmp_path, table):
     views = {"tsne_5": torch.arange(15, dtype=torch.float32).view(5, 3)}
     meta = {"vocab": table.vocab, "config": {}, "metrics": {}}
     save_checkpoint({"vectors": torch.from_numpy(table.vectors).half(), **views}, meta, E.NAME, tmp_path)
-    loaded = E.load(tmp_path)
+    loaded, _ = E.load(tmp_path)
     assert loaded.vocab == table.vocab
     np.testing.assert_array_equal(loaded.vectors, table.vectors)  # these values are exact in fp16
     np.testing.assert_array_equal(loaded.views["tsne_5"], views["tsne_5"].numpy())
@@ -168,7 +168,7 @@ def test_save_and_load_give_identical_vectors(tmp_path, table):
 
 @pytest.fixture(scope="module")
 def shipped():
-    return E.load()
+    return E.load().model
 
 
 def test_shipped_vectors_and_maps(shipped):
@@ -200,6 +200,6 @@ def test_training_dry_run(tmp_path):
     from train.embeddings import TrainConfig, train
 
     meta = train(TrainConfig(data_dir=str(root), out_dir=str(tmp_path), dry_run=True, dim=16))
-    loaded = E.load(tmp_path)
+    loaded, _ = E.load(tmp_path)
     assert loaded.vectors.shape == (len(meta["vocab"]), 16)
     assert loaded.precomputed_sizes() == [50]

@@ -133,7 +133,7 @@ def test_embeddings_in_any_order():
     out = run_fresh("""
         from models import embeddings
         from models.common import shared
-        emb = shared(embeddings.NAME)
+        emb = embeddings.default_model()
         assert emb.view(500, "PCA").shape == (500, 3)
         print(emb.analogy("man", "king", "woman", 1)[0][0], emb.nearest("france", 1)[0][0] != "france")
     """)
@@ -158,10 +158,7 @@ def test_each_model_is_loaded_once_per_process(name):
         assert ui.load_model({name!r}) is first
         assert common.shared({name!r}) is first
         from models import {name} as module
-        default = getattr(module, "_default_model", None) or getattr(module, "default_model", None)
-        if default is not None:
-            model = first[0] if isinstance(first, tuple) else first
-            assert default() is model
+        assert module.default_model() is first.model
         print(dict(reads))
     """)
     assert out.strip() == str({f"{name}.safetensors": 1})

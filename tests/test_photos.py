@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import assert_traced_matches_eager
+from conftest import ROOT, assert_traced_matches_eager
 from models import photos
 from models.common import save_checkpoint
 
@@ -337,3 +337,30 @@ def test_shipped_checkpoint_metadata():
     assert len(meta["curve"]) == epochs or 0 < len(meta["curve"]) < epochs and meta["training"]["options"].get("minutes")
     assert meta["training"]["command"].startswith("python -m train.photos")
     assert meta["preprocessing"]["cam_layer"] == photos.CAM_LAYER
+
+
+def test_an_alternative_recipe_is_measured_into_the_shipped_card(cifar_dir, tmp_path, monkeypatch):
+    """--alternative NAME: the run's weights go to runs/photos/NAME, its results into the shipped card (written by
+    the script that measured them), and the shipped weights stay as they were."""
+    import shutil
+
+    from models.common import read_card
+    from train.common import parse_config
+    from train.photos import TrainConfig, train
+
+    shipped = tmp_path / "weights"
+    shipped.mkdir()
+    for suffix in ("json", "safetensors"):
+        shutil.copy(ROOT / "models" / "weights" / f"photos.{suffix}", shipped)
+    before = (shipped / "photos.safetensors").read_bytes()
+    monkeypatch.chdir(tmp_path)
+    args = ["--data-dir", str(cifar_dir), "--out-dir", str(shipped), "--dry-run", "--alternative", "tiny",
+            "--widths", "8,16,16", "--note", "a dry run"]
+    meta = train(parse_config(TrainConfig, args))
+    card = read_card("photos", shipped)
+    entry = card["alternatives"][-1]
+    assert entry["name"] == "tiny" and entry["note"] == "a dry run" and entry["metrics"] == meta["metrics"]
+    assert entry["command"].startswith("python -m train.photos") and entry["parameters"] == meta["parameters"]
+    assert card["metrics"] == read_card("photos")["metrics"]  # the shipped model's own numbers are untouched
+    assert (shipped / "photos.safetensors").read_bytes() == before
+    assert (tmp_path / "runs" / "photos" / "tiny" / "photos.safetensors").exists()

@@ -17,7 +17,7 @@ SENTENCES = ["I don't know what to do.", "The cat is sleeping on the sofa.", "To
 
 @pytest.fixture(scope="module")
 def model() -> tr.TranslateModel:
-    return tr.load(device=torch.device("cpu"))
+    return tr.load(device=torch.device("cpu")).model
 
 
 def test_normalize_removes_french_no_break_spaces_and_curly_apostrophes():
@@ -125,7 +125,7 @@ def test_save_and_load_give_identical_outputs(tmp_path):
     net = tr.Translator(tr.Config(vocab_size=len(tokenizer), emb=32, enc_hidden=16, dec_hidden=32)).eval()
     meta = {"config": vars(net.cfg)}
     save_checkpoint(tr.checkpoint_tensors(net, tokenizer, torch.float32), meta, tr.NAME, tmp_path)
-    loaded = tr.load(tmp_path, torch.device("cpu"))
+    loaded, _ = tr.load(tmp_path, torch.device("cpu"))
     assert loaded.tokenizer.proto == tokenizer.proto
     ids = tokenizer.encode(SENTENCES)
     src, lengths = tr.source_batch(ids, "cpu")
@@ -147,8 +147,8 @@ def test_training_dry_run_writes_a_loadable_checkpoint(tmp_path):
     from train.translate import TrainConfig, train
 
     train(TrainConfig(data_dir=str(data), out_dir=str(tmp_path), dry_run=True, final_eval=False, threads=1))
-    loaded = tr.load(tmp_path, torch.device("cpu"))
-    meta = json.loads((tmp_path / "translate.json").read_text())
+    loaded, meta = tr.load(tmp_path, torch.device("cpu"))
+    assert meta == json.loads((tmp_path / "translate.json").read_text())
     assert meta["curve"][0]["steps"] == 3 and isinstance(loaded.translate("Hello.", 2).text, str)
 
 

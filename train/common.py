@@ -52,6 +52,20 @@ def start_run(cfg) -> float:
     return start
 
 
+def alternative_dir(name: str, alternative: str) -> str:
+    """Where an alternative recipe's weights go (git-ignored): they are measured, not shipped."""
+    return str(Path("runs") / name / alternative)
+
+
+def alternative_entry(meta: dict, alternative: str, note: str = "") -> dict:
+    """A finished run's card -> its entry in the shipped card's "alternatives" (models.common.record_alternative):
+    the command, hardware, minutes and metrics it measured."""
+    training = meta["training"]
+    return {"name": alternative, "command": training["command"], "hardware": training["hardware"],
+            "minutes": round(training["total_seconds"] / 60, 1), "metrics": meta["metrics"],
+            "parameters": meta["parameters"], "precision": training["precision"], "note": note}
+
+
 def hardware() -> str:
     """What the training ran on, for the model card."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

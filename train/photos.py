@@ -32,8 +32,9 @@ from torch import nn
 from tqdm import tqdm
 
 from models import photos
-from models.common import WEIGHTS_DIR, count_parameters, save_checkpoint
-from train.common import autocast, default_data_dir, parse_config, start_run, training_record
+from models.common import WEIGHTS_DIR, count_parameters, record_alternative, save_checkpoint
+from train.common import (alternative_dir, alternative_entry, autocast, default_data_dir, parse_config, start_run,
+                          training_record)
 from train.common import evaluate as common_evaluate
 
 ARCHIVE = Path("vision") / "cifar10" / "cifar10-jpeg.tar.gz"
@@ -72,6 +73,9 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0
     dry_run: bool = False
+    # Another recipe for the shipped model (e.g. "cpu"): weights to runs/photos/NAME, results into the shipped card.
+    alternative: str = ""
+    note: str = ""  # with --alternative: a line for the card
 
 
 def load_split(data_dir: str, split: str, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -340,7 +344,10 @@ def train(cfg: TrainConfig) -> dict:
         "training": training_record("train.photos", cfg, seconds, process_start),
         "data": PROVENANCE,
     }
-    if not cfg.dry_run or cfg.out_dir != str(WEIGHTS_DIR):
+    if cfg.alternative:  # measured, not shipped: its weights under runs/, its results on the shipped card
+        save_checkpoint(model, meta, photos.NAME, alternative_dir(photos.NAME, cfg.alternative))
+        record_alternative(photos.NAME, alternative_entry(meta, cfg.alternative, cfg.note), cfg.out_dir)
+    elif not cfg.dry_run or cfg.out_dir != str(WEIGHTS_DIR):
         save_checkpoint(model, meta, photos.NAME, cfg.out_dir)
     print(f"test accuracy {test_acc:.2%}, with TTA {tta_acc:.2%}; trained in {seconds / 60:.1f} min "
           f"({meta['training']['total_seconds'] / 60:.1f} min with data preparation)")

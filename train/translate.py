@@ -29,8 +29,9 @@ from contextlib import nullcontext
 from tqdm import tqdm
 
 from models import translate as tr
-from models.common import WEIGHTS_DIR, checkpoint_paths, count_parameters, get_device, save_checkpoint
-from train.common import default_data_dir, parse_config, start_run, training_record
+from models.common import (WEIGHTS_DIR, count_parameters, get_device, read_card, record_alternative, save_checkpoint,
+                           write_card)
+from train.common import alternative_dir, alternative_entry, default_data_dir, parse_config, start_run, training_record
 
 SPLIT_SEED = 0  # the Tatoeba split never changes with the training seed
 PROVENANCE = {
@@ -77,6 +78,9 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0
     dry_run: bool = False
+    # Another recipe for the shipped model (e.g. "cpu"): weights to runs/translate/NAME, results into the shipped card.
+    alternative: str = ""
+    note: str = ""  # with --alternative: a line for the card
 
 
 # ---------------------------------------------------------------- data
@@ -248,7 +252,7 @@ def train(cfg: TrainConfig) -> None:
             save(net, tokenizer, cfg, sets, curve, time.time() - start, process_start)
         if cfg.dry_run or progress >= 1 or step >= total_steps:
             break
-    if cfg.final_eval:
+    if cfg.final_eval or cfg.alternative:
         evaluate_checkpoint(cfg, sets)
 
 
@@ -270,14 +274,14 @@ def save(net, tokenizer, cfg: TrainConfig, sets: dict, curve: list, seconds: flo
                      "precision": ("bf16 autocast" if get_device().type == "cpu" else "fp32 with TF32 matmuls") + "; weights stored as fp16"},
         "metrics": {},
     }
-    save_checkpoint(tr.checkpoint_tensors(net, tokenizer), meta, tr.NAME, cfg.out_dir)
+    save_checkpoint(tr.checkpoint_tensors(net, tokenizer), meta, tr.NAME, run_dir(cfg))
     return meta
 
 
 def evaluate_checkpoint(cfg: TrainConfig, sets: dict | None = None) -> dict:
     """Score the saved checkpoint (what ships: fp16 weights) on the test sets; write into its JSON."""
     sets = sets or datasets(cfg)
-    model = tr.load(cfg.out_dir, get_device())
+    model, _ = tr.load(run_dir(cfg), get_device())
     start = time.time()
     metrics = {}
     for beam in (1, cfg.beam_size):
@@ -286,12 +290,18 @@ def evaluate_checkpoint(cfg: TrainConfig, sets: dict | None = None) -> dict:
     metrics["seconds"] = round(time.time() - start, 1)
     metrics["command"] = "python -m train.translate --evaluate --data-dir DATA_DIR"
     metrics["hardware"] = training_record("train.translate", cfg, 0, start)["hardware"]
-    _, json_path = checkpoint_paths(tr.NAME, cfg.out_dir)
-    meta = json.loads(json_path.read_text(encoding="utf-8"))
+    meta = read_card(tr.NAME, run_dir(cfg))
     meta["metrics"] = metrics
-    json_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_card(meta, tr.NAME, run_dir(cfg))
+    if cfg.alternative:  # measured, not shipped: its results go into the shipped card
+        record_alternative(tr.NAME, alternative_entry(meta, cfg.alternative, cfg.note), cfg.out_dir)
     print(json.dumps(metrics, indent=1))
     return metrics
+
+
+def run_dir(cfg: TrainConfig) -> str:
+    """Where this run's checkpoint goes: the shipped weights' folder, or runs/ for an --alternative recipe."""
+    return alternative_dir(tr.NAME, cfg.alternative) if cfg.alternative else cfg.out_dir
 
 
 if __name__ == "__main__":
