@@ -5,7 +5,10 @@ import streamlit as st
 
 from models import embeddings
 from models.embeddings import DEFAULT_PERPLEXITY, UnknownWordError
-from ui import card_lines, load_model, model_card, score_bars, word_map
+from app_pages.figures.embeddings import word_map
+from ui.card import curve_panels, model_card
+from ui.charts import score_bars
+from ui.loading import load_model
 
 SIZES = [500, 1000, 2000, 5000]
 DEFAULT_SIZE = 1000
@@ -159,7 +162,7 @@ else:
 # ---- model card -----------------------------------------------------------------------------
 with st.expander("Model card", icon=":material/info:"):
     model_card(meta, embeddings.card_text(meta))
-    st.plotly_chart(card_lines(embeddings.NAME, meta["curve"], {"train_loss": "training loss (positive pairs)",
+    st.plotly_chart(curve_panels(embeddings.NAME, meta["curve"], {"train_loss": "training loss (positive pairs)",
                                                 "wordsim353": "WordSim-353 ρ", "analogy": "analogy accuracy"}),
                     key="curves")
     st.caption("Wikipedia text: Wikipedia contributors, English Wikipedia (2015), CC BY-SA 3.0. Books: Project "

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from app_pages.registry import EXAMPLES
-from ui import device_label, model_meta
+from ui.loading import device_label, model_meta
 
 st.title("🧠 Deep Learning Live")
 st.markdown(

@@ -5,7 +5,10 @@ from importlib import resources
 import streamlit as st
 
 from models import photos
-from ui import article, feature_grid, load_model, model_card, photo_with_heatmap, ranking_bars, rgb_grid, training_curves
+from app_pages.figures.photos import photo_with_heatmap
+from ui.card import model_card, training_curves
+from ui.charts import article, feature_grid, ranking_bars, rgb_grid
+from ui.loading import load_model
 
 FEATURE_MAPS_SHOWN = 32
 WORKING_SIDE = 1024  # photos are shrunk to this before anything else: plenty for a 32x32 network

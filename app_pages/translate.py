@@ -5,7 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from models import translate
-from ui import attention_heatmap, card_lines, load_model, model_card
+from app_pages.figures.translate import attention_heatmap
+from ui.card import curve_panels, model_card
+from ui.loading import load_model
 
 EXAMPLES = [
     "I don't know what to do.",
@@ -95,7 +97,7 @@ if result is not None:
 # ---- model card -----------------------------------------------------------------------------
 with st.expander("Model card", icon=":material/info:"):
     model_card(meta, translate.card_text(meta))
-    st.plotly_chart(card_lines(translate.NAME, meta["curve"], {"train_loss": "training loss (label-smoothed)",
+    st.plotly_chart(curve_panels(translate.NAME, meta["curve"], {"train_loss": "training loss (label-smoothed)",
                                                 "val_tatoeba_bleu_greedy": "Tatoeba val BLEU (greedy)",
                                                 "val_multi30k_bleu_greedy": "Multi30k val BLEU (greedy)"}),
                     key="curves")

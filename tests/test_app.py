@@ -27,7 +27,7 @@ def all_text(at: AppTest) -> str:
 
 
 def test_home_page():
-    from ui import model_meta
+    from ui.loading import model_meta
 
     at = app()
     assert not at.exception
@@ -98,6 +98,19 @@ def test_digits_page_reads_a_drawing():
     assert [t.split("<br>")[0] for t in titles if " maps, " in t] == ["conv1", "conv2", "conv3", "conv4", "conv5"]
 
 
+def test_digits_page_says_when_a_drawing_is_not_a_digit():
+    """A letter that training never saw (tests/scribbles.py): the headline says it is not a digit, and the best
+    digit is shown only small, as a guess."""
+    from scribbles import letter
+
+    at = digits_page(letter("H", 60, 40, 180, 16))
+    text = all_text(at)
+    assert "### That doesn't look like a digit" in [m.value for m in at.markdown]
+    assert "It's a" not in text and "Not sure" not in text
+    assert "only as a guess" in "\n".join(c.value for c in at.caption)
+    assert "Probability of each digit" in chart_titles(at) and "What the network sees" in text
+
+
 def test_digits_page_clear_button_empties_the_canvas():
     at = digits_page(render(2, 60, 40, 180, 18))
     at.button[0].click().run()
@@ -119,7 +132,7 @@ def png_bytes(image: Image.Image) -> bytes:
 
 
 def test_answers_take_the_right_article():
-    from ui import article
+    from ui.charts import article
 
     words = ["airplane", "automobile", "cat", "ship", 8, 1, 0]
     assert [article(w) for w in words] == ["an", "an", "a", "a", "an", "a", "a"]

@@ -153,7 +153,7 @@ def test_each_model_is_loaded_once_per_process(name):
             reads[path.rsplit("/", 1)[-1]] += 1
             return read(path, *args, **kwargs)
         common.load_file = counting
-        import ui
+        from ui import loading as ui
         first = ui.load_model({name!r})
         assert ui.load_model({name!r}) is first
         assert common.shared({name!r}) is first

@@ -8,7 +8,7 @@ from conftest import ROOT
 from models import photos, speech
 
 CONFIG = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
-APP_CODE = sorted([ROOT / "app.py", ROOT / "ui.py", *(ROOT / "app_pages").glob("*.py"), *(ROOT / "models").glob("*.py")])
+APP_CODE = sorted([ROOT / "app.py", *(ROOT / "ui").glob("*.py"), *(ROOT / "app_pages" / "figures").glob("*.py"), *(ROOT / "app_pages").glob("*.py"), *(ROOT / "models").glob("*.py")])
 
 
 def test_server_settings():
