@@ -1,6 +1,4 @@
 """Explore word embeddings: skip-gram vectors trained from scratch, in an interactive 3D map."""
-import io
-
 import streamlit as st
 
 from models import embeddings
@@ -36,35 +34,25 @@ st.markdown(
 )
 
 
-@st.cache_resource
-def map_cache() -> dict:
-    """Coordinates already computed in this server process: (n, method, perplexity) -> (n, 3); shared by sessions."""
-    return {}
-
-
 @st.cache_data(show_spinner="Clustering…")
 def clusters(n: int, k: int):
     return emb.clusters(n, k)
 
 
 def coordinates(n: int, method: str, perplexity: float):
-    key = (n, method, perplexity)
-    cache = map_cache()
-    if key not in cache:
-        needs_work = method == "t-SNE" and not (perplexity == DEFAULT_PERPLEXITY and n in emb.precomputed_sizes())
-        if needs_work:
-            label = f"Computing t-SNE of {n:,} words, perplexity {perplexity:g}"
-            bar = st.progress(0.0, text=label + "…")
+    """The map's coordinates; a t-SNE never computed in this server yet shows its progress (the model keeps it)."""
+    if not emb.needs_computation(n, method, perplexity):
+        return emb.view(n, method, perplexity)
+    label = f"Computing t-SNE of {n:,} words, perplexity {perplexity:g}"
+    bar = st.progress(0.0, text=label + "…")
 
-            def progress(i: int, total: int) -> None:
-                if i % 10 == 0 or i == total:
-                    bar.progress(i / total, text=f"{label}: iteration {i}/{total}")
+    def progress(i: int, total: int) -> None:
+        if i % 10 == 0 or i == total:
+            bar.progress(i / total, text=f"{label}: iteration {i}/{total}")
 
-            cache[key] = emb.view(n, method, perplexity, progress=progress)
-            bar.empty()
-        else:
-            cache[key] = emb.view(n, method, perplexity)
-    return cache[key]
+    xyz = emb.view(n, method, perplexity, progress=progress)
+    bar.empty()
+    return xyz
 
 
 def word_query(text: str):
@@ -129,11 +117,7 @@ with side:
     else:
         st.caption("Find a word to see its 10 nearest neighbours by cosine similarity, drawn as lines on the map.")
 
-csv = io.StringIO()
-csv.write("rank,word,x,y,z,group\n")
-for i, (w, (x, y, z), g) in enumerate(zip(words, xyz, groups)):
-    csv.write(f"{i + 1},{w},{x:.5f},{y:.5f},{z:.5f},{g}\n")
-st.download_button("Download these coordinates (CSV)", csv.getvalue(), file_name=f"words_{method.lower()}_{n}.csv",
+st.download_button("Download these coordinates (CSV)", embeddings.coordinates_csv(words, xyz, groups), file_name=f"words_{method.lower()}_{n}.csv",
                    mime="text/csv", icon=":material/download:")
 
 # ---- analogies ------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from ui.charts import article, feature_grid, ranking_bars, rgb_grid
 from ui.loading import load_model
 
 FEATURE_MAPS_SHOWN = 32
-WORKING_SIDE = 1024  # photos are shrunk to this before anything else: plenty for a 32x32 network
 # Example photos that ship inside scikit-image (skimage/data), with their credits.
 EXAMPLES = {
     "Chelsea the cat": ("chelsea.png", "cat", "Stefan van der Walt, CC0"),
@@ -57,12 +56,10 @@ if data is None:
     st.stop()
 
 try:
-    image = photos.open_image(data)
+    image = photos.open_image(data, photos.WORKING_SIDE)
 except photos.BadImageError as error:
     st.error(f"**Can't use this file.** {error}", icon=":material/broken_image:")
     st.stop()
-image.thumbnail((WORKING_SIDE, WORKING_SIDE))
-
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 from dataclasses import asdict, dataclass
 from functools import cached_property
 
@@ -153,6 +154,16 @@ class UnknownWordError(KeyError):
         return f"“{self.word}” is not in the vocabulary.{hint}"
 
 
+COMPUTED_VIEWS = 32  # maps computed on request and kept: 4 sizes x (PCA + 5 perplexities) fit
+
+
+def coordinates_csv(words: list[str], xyz: np.ndarray, groups: list[str]) -> str:
+    """A map as CSV (rank, word, x, y, z, group), for download."""
+    rows = ["rank,word,x,y,z,group"]
+    rows += [f"{i + 1},{w},{x:.5f},{y:.5f},{z:.5f},{g}" for i, (w, (x, y, z), g) in enumerate(zip(words, xyz, groups))]
+    return "\n".join(rows) + "\n"
+
+
 class Embeddings:
     """Trained word vectors: `.vocab` (most frequent first), `.vectors` (V, D) float32,
     cosine `nearest` and 3CosAdd `analogy`, both case-insensitive."""
@@ -165,6 +176,8 @@ class Embeddings:
         self.index = {w: i for i, w in enumerate(self.vocab)}
         norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
         self.unit = torch.from_numpy(self.vectors / np.maximum(norms, 1e-8))  # (V, D) rows of length 1
+        self._computed: dict[tuple, np.ndarray] = {}  # (n, method, perplexity) -> (n, 3), oldest first
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.vocab)
@@ -207,16 +220,29 @@ class Embeddings:
     def precomputed_sizes(self) -> list[int]:
         return sorted(int(k.split("_")[1]) for k in self.views if k.startswith("tsne_"))
 
+    def needs_computation(self, n: int, method: str = "t-SNE", perplexity: float = DEFAULT_PERPLEXITY) -> bool:
+        """Whether `view` would run a t-SNE (seconds): neither precomputed nor computed before."""
+        return (method == "t-SNE" and not (perplexity == DEFAULT_PERPLEXITY and f"tsne_{n}" in self.views)
+                and (n, method, float(perplexity)) not in self._computed)
+
     def view(self, n: int, method: str = "t-SNE", perplexity: float = DEFAULT_PERPLEXITY, progress=None) -> np.ndarray:
         """(n, 3) coordinates of the n most frequent words: PCA, or t-SNE (precomputed at the
-        default perplexity when available, else computed here; progress(i, total) per iteration)."""
+        default perplexity when available, else computed here; progress(i, total) per iteration).
+        What is computed is kept (the last COMPUTED_VIEWS), for every caller of this object."""
         from models import tsne
 
-        if method == "PCA":
-            return tsne.pca(self.unit[:n].numpy(), 3)
-        if perplexity == DEFAULT_PERPLEXITY and f"tsne_{n}" in self.views:
+        if method != "PCA" and perplexity == DEFAULT_PERPLEXITY and f"tsne_{n}" in self.views:
             return self.views[f"tsne_{n}"]
-        return tsne.tsne(self.unit[:n].numpy(), 3, perplexity=perplexity, progress=progress)
+        key = (n, method, float(perplexity))
+        if key not in self._computed:
+            unit = self.unit[:n].numpy()
+            xyz = tsne.pca(unit, 3) if method == "PCA" else tsne.tsne(unit, 3, perplexity=perplexity, progress=progress)
+            xyz.setflags(write=False)  # shared: nobody may change it in place
+            with self._lock:
+                self._computed[key] = xyz
+                while len(self._computed) > COMPUTED_VIEWS:
+                    self._computed.pop(next(iter(self._computed)))
+        return self._computed[key]
 
     def clusters(self, n: int, k: int, seed: int = 0) -> np.ndarray:
         """k-means on the unit vectors of the n most frequent words -> (n,) labels 0..k-1,

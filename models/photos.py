@@ -35,6 +35,7 @@ CIFAR_STD = (0.2470, 0.2435, 0.2616)
 MAX_PIXELS = 50_000_000  # 50 megapixels: above any phone camera's full-resolution photo
 MAX_BYTES = 25 * 1024 * 1024
 MIN_SIDE = 8  # smaller than this holds no recognisable object
+WORKING_SIDE = 1024  # the page shrinks photos to this before anything else
 # Below this top probability the page says "not sure".
 CONFIDENCE_THRESHOLD = 0.5
 # The layer Grad-CAM explains: block3's first convolution, before pooling (7x7 cells).
@@ -99,10 +100,12 @@ class PhotoNet(nn.Module):
 # ---------------------------------------------------------------- reading an upload
 
 
-def open_image(data: bytes) -> Image.Image:
+def open_image(data: bytes, max_side: int | None = None) -> Image.Image:
     """Bytes of an uploaded file -> an upright RGB PIL image, or BadImageError with a clear message.
 
     The size is checked from the header, before any pixel is decoded. Everything stays in memory.
+    max_side: shrink the image to fit (the page uses WORKING_SIDE: plenty for a 32x32 network, and every
+    later step, Grad-CAM's upsampling and the picture sent to the browser, gets cheaper).
     """
     if not data:
         raise BadImageError("The file is empty (0 bytes).")
@@ -129,7 +132,10 @@ def open_image(data: bytes) -> Image.Image:
         raise BadImageError("This file is not an image that can be read (or it is corrupt or truncated).") from None
     if min(image.size) < MIN_SIDE:
         raise BadImageError(f"The image is {width}×{height} pixels; it needs at least {MIN_SIDE} on each side.")
-    return to_rgb(image)
+    image = to_rgb(image)
+    if max_side is not None:
+        image.thumbnail((max_side, max_side))
+    return image
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

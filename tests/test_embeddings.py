@@ -203,3 +203,17 @@ def test_training_dry_run(tmp_path):
     loaded, _ = E.load(tmp_path)
     assert loaded.vectors.shape == (len(meta["vocab"]), 16)
     assert loaded.precomputed_sizes() == [50]
+
+
+def test_computed_maps_are_kept_for_every_caller_and_exported_as_csv(shipped):
+    assert not shipped.needs_computation(500, "t-SNE")  # precomputed at the default perplexity
+    first = shipped.view(300, "PCA")
+    assert shipped.view(300, "PCA") is first and not first.flags.writeable  # computed once, shared read-only
+    assert shipped.needs_computation(50, "t-SNE", 5.0)
+    xyz = shipped.view(50, "t-SNE", 5.0)
+    assert not shipped.needs_computation(50, "t-SNE", 5.0) and shipped.view(50, "t-SNE", 5.0) is xyz
+    csv = E.coordinates_csv(shipped.vocab[:3], xyz[:3], ["a", "b", "c"]).splitlines()
+    assert csv[0] == "rank,word,x,y,z,group" and csv[1].startswith("1,the,") and csv[3].endswith(",c")
+    for n in range(60, 60 + E.COMPUTED_VIEWS + 2):  # bounded: the oldest are dropped
+        shipped.view(n, "PCA")
+    assert len(shipped._computed) == E.COMPUTED_VIEWS and shipped.view(300, "PCA") is not first

@@ -364,3 +364,14 @@ def test_an_alternative_recipe_is_measured_into_the_shipped_card(cifar_dir, tmp_
     assert card["metrics"] == read_card("photos")["metrics"]  # the shipped model's own numbers are untouched
     assert (shipped / "photos.safetensors").read_bytes() == before
     assert (tmp_path / "runs" / "photos" / "tiny" / "photos.safetensors").exists()
+
+
+def test_open_image_shrinks_to_the_working_side_keeping_the_shape():
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (3000, 1500), (200, 30, 30)).save(buf, format="PNG")
+    assert photos.open_image(buf.getvalue()).size == (3000, 1500)
+    assert photos.open_image(buf.getvalue(), photos.WORKING_SIDE).size == (1024, 512)
