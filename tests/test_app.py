@@ -6,6 +6,7 @@ import io
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -39,6 +40,15 @@ def test_home_page():
     assert links == {e.name: f"**{e.title}**" for e in EXAMPLES}
     for example in EXAMPLES:
         assert example.headline(model_meta(example.name)) in text
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.name)
+def test_every_page_opens_on_its_first_answer_without_an_error(example):
+    at = app()
+    at.switch_page(example.page).run()
+    assert not at.exception and not at.error
+    assert at.title[0].value.endswith(example.title)
+    assert "Model card" in [e.label for e in at.expander]
 
 
 def test_every_example_has_a_model_a_page_a_training_script_and_a_card():

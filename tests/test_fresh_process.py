@@ -12,9 +12,10 @@ import textwrap
 
 import pytest
 
+from app_pages.registry import EXAMPLES
 from conftest import ROOT
 
-MODELS = ["digits", "photos", "speech", "translate", "embeddings"]
+MODELS = [example.name for example in EXAMPLES]
 
 PRELUDE = """
 import io, sys
