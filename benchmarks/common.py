@@ -1,4 +1,4 @@
-"""What the latency benchmarks share: timing a call many times, and the one-line summary."""
+"""What the latency benchmarks share: their flags, timing a call many times, and the summary."""
 from __future__ import annotations
 
 import argparse
@@ -40,6 +40,15 @@ def add_busy_flag(parser: argparse.ArgumentParser) -> None:
                         help="time the calls next to a busy pure-Python thread (see busy_python_thread)")
 
 
+def latency_parser(doc: str, calls: int, warmup: int = 5) -> argparse.ArgumentParser:
+    """The flags of a model's latency benchmark: --calls, --warmup, --busy-thread (add its own to it)."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--calls", type=int, default=calls)
+    parser.add_argument("--warmup", type=int, default=warmup)
+    add_busy_flag(parser)
+    return parser
+
+
 def timed(fn, calls: int, warmup: int = 5, busy: bool = False) -> np.ndarray:
     """Milliseconds of fn(i) for i in range(warmup + calls), the warm-up calls left out; `busy`: next to a
     busy Python thread."""
@@ -57,3 +66,9 @@ def timed(fn, calls: int, warmup: int = 5, busy: bool = False) -> np.ndarray:
 def summary(ms: np.ndarray, decimals: int = 1) -> str:
     return (f"median {np.median(ms):.{decimals}f} ms, p95 {np.percentile(ms, 95):.{decimals}f} ms, "
             f"min {ms.min():.{decimals}f} ms")
+
+
+def report(what: str, ms: np.ndarray, busy: bool, decimals: int = 1) -> None:
+    """A latency benchmark's result: what was timed, then the summary (saying so when next to a busy thread)."""
+    print(what)
+    print(("next to a busy Python thread: " if busy else "") + summary(ms, decimals))

@@ -11,17 +11,14 @@ from importlib import resources
 
 import torch
 
-from benchmarks.common import add_busy_flag, summary, timed
+from benchmarks.common import latency_parser, report, timed
 from models import photos
 from models.common import device_name
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--warmup", type=int, default=10)
+    parser = latency_parser(__doc__, calls=200, warmup=10)
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True)
-    add_busy_flag(parser)
     args = parser.parse_args()
 
     model, _ = photos.load()
@@ -32,9 +29,8 @@ def main() -> None:
         photos.gradcam(image, top, model)
 
     ms = timed(call, args.calls, args.warmup, busy=args.busy_thread)
-    print(f"photos.classify (tta={args.tta}) + gradcam on a {image.width}x{image.height} photo, {args.calls} calls, "
-          f"{device_name()}, torch {torch.__version__}")
-    print(("next to a busy Python thread: " if args.busy_thread else "") + summary(ms))
+    report(f"photos.classify (tta={args.tta}) + gradcam on a {image.width}x{image.height} photo, {args.calls} calls, "
+           f"{device_name()}, torch {torch.__version__}", ms, args.busy_thread)
 
 
 if __name__ == "__main__":

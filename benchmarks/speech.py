@@ -7,13 +7,12 @@ st.audio_input records) and padded with quiet noise to the length asked for.
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from benchmarks.common import add_busy_flag, summary, timed
+from benchmarks.common import latency_parser, report, timed
 from models import speech
 from models.common import device_name
 
@@ -21,11 +20,8 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "assets" / "speech" / "phone_
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--calls", type=int, default=100)
-    parser.add_argument("--warmup", type=int, default=5)
+    parser = latency_parser(__doc__, calls=100)
     parser.add_argument("--seconds", type=float, default=5.0)
-    add_busy_flag(parser)
     args = parser.parse_args()
 
     model, _ = speech.load()
@@ -38,9 +34,8 @@ def main() -> None:
     x[start : start + len(audio16)] += audio16[: n - start]
     ms = timed(lambda i: speech.transcribe(x, 16000, model), args.calls, args.warmup, busy=args.busy_thread)
     result = speech.transcribe(x, 16000, model)
-    print(f"speech.transcribe on {args.seconds:g} s of 16 kHz audio -> '{result.digits}', {args.calls} calls, "
-          f"{device_name()}, torch {torch.__version__}")
-    print(("next to a busy Python thread: " if args.busy_thread else "") + summary(ms))
+    report(f"speech.transcribe on {args.seconds:g} s of 16 kHz audio -> '{result.digits}', {args.calls} calls, "
+           f"{device_name()}, torch {torch.__version__}", ms, args.busy_thread)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,9 @@ Sentences are cycled so that no call repeats the one before it.
 """
 from __future__ import annotations
 
-import argparse
-
 import torch
 
-from benchmarks.common import add_busy_flag, summary, timed
+from benchmarks.common import latency_parser, report, timed
 from models import translate
 from models.common import device_name
 
@@ -24,20 +22,16 @@ SENTENCES = [  # ten words each
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--calls", type=int, default=100)
-    parser.add_argument("--warmup", type=int, default=5)
+    parser = latency_parser(__doc__, calls=100)
     parser.add_argument("--beam", type=int, default=5)
-    add_busy_flag(parser)
     args = parser.parse_args()
     assert all(len(s.split()) == 10 for s in SENTENCES)
 
     model, _ = translate.load()
     ms = timed(lambda i: model.translate(SENTENCES[i % len(SENTENCES)], args.beam), args.calls, args.warmup, busy=args.busy_thread)
     result = model.translate(SENTENCES[0], args.beam)
-    print(f"translate, 10-word sentences, beam {args.beam}: {args.calls} calls, {device_name(model.device)}, "
-          f"torch {torch.__version__}; e.g. {result.text!r}")
-    print(("next to a busy Python thread: " if args.busy_thread else "") + summary(ms))
+    report(f"translate, 10-word sentences, beam {args.beam}: {args.calls} calls, {device_name(model.device)}, "
+           f"torch {torch.__version__}; e.g. {result.text!r}", ms, args.busy_thread)
 
 
 if __name__ == "__main__":

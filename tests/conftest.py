@@ -1,4 +1,5 @@
-"""Shared fixtures: the data directory (tests that need it skip, with the reason, when it is absent)."""
+"""Shared fixtures: the data directory (tests that need it skip, with the reason, when it is absent); the app's
+server, Chromium and espeak-ng from harness/ (what the benchmarks use too)."""
 from __future__ import annotations
 
 import os
@@ -9,6 +10,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from harness import voices  # noqa: E402
+from harness.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402,F401 - tests import them from here
+from harness.server import free_port, start_server, stop_server  # noqa: E402,F401
 
 
 def data_dir() -> Path:
@@ -33,50 +38,19 @@ def cifar_dir() -> Path:
     return require("vision/cifar10/cifar10-jpeg.tar.gz")
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def app_url():
-    """`streamlit run app.py` as a subprocess on a free port; terminated at the end of the session."""
-    import socket
-    import subprocess
-    import time
-
+    """`streamlit run app.py` as a subprocess on a free port (harness.server); stopped at the end of the session."""
+    log = ROOT / ".pytest_cache" / "streamlit.log" if (ROOT / ".pytest_cache").is_dir() else None
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", "127.0.0.1",
-           "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    log = open(ROOT / ".pytest_cache" / "streamlit.log", "w") if (ROOT / ".pytest_cache").is_dir() else subprocess.DEVNULL
-    server = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail(f"streamlit exited with code {server.returncode}")
-                time.sleep(0.3)
-        else:
-            pytest.fail("streamlit did not open its port within 60 s")
+        server = start_server(port, log, timeout=60)
+    except RuntimeError as error:
+        pytest.fail(str(error))
+    try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+        stop_server(server)
 
 
 @pytest.fixture(scope="session")
@@ -109,24 +83,11 @@ def page(browser):
 
 
 def espeak_wav(text: str, voice: str = "en-gb-x-rp", speed: int = 150, lead: float = 0.3, tail: float = 0.3) -> bytes:
-    """`text` spoken by espeak-ng as 16 kHz WAV bytes with silence around it (skips when espeak-ng is missing)."""
-    import io
-    import shutil
-    import subprocess
-
-    import numpy as np
-    import soundfile as sf
-
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng not installed: apt-get install -y espeak-ng")
-    wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", text], capture_output=True, check=True).stdout
-    audio, rate = sf.read(io.BytesIO(wav), dtype="float32")
-    audio = np.concatenate([np.zeros(int(lead * rate), np.float32), audio, np.zeros(int(tail * rate), np.float32)])
-    t_new = np.arange(0, len(audio) / rate, 1 / 16000)
-    audio = np.interp(t_new, np.arange(len(audio)) / rate, audio).astype(np.float32)
-    buf = io.BytesIO()
-    sf.write(buf, audio, 16000, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
+    """harness.voices.espeak_wav: `text` spoken as 16 kHz WAV bytes; skips the test when espeak-ng is missing."""
+    try:
+        return voices.espeak_wav(text, voice, speed, lead, tail)
+    except voices.EspeakMissing as error:
+        pytest.skip(str(error))
 
 
 def assert_traced_matches_eager(model, x):
