@@ -16,7 +16,8 @@ metrics = meta["metrics"]
 
 st.title("🎙️ Record speech")
 st.markdown(
-    "Say a string of digits (a PIN, a phone number) and a **recurrent network** transcribes it. It reads the "
+    f"Say a string of up to {speech.MAX_TRAINING_DIGITS} digits (a PIN, a phone number in parts: the longest "
+    "strings it was trained on) and a **recurrent network** transcribes it. It reads the "
     "sound's spectrogram 25 times a second with a bidirectional GRU and, trained with **CTC** (connectionist "
     "temporal classification), learns by itself *where* in time each digit is: nobody marked it in the data. "
     "The review's example of RNNs for speech."
@@ -50,69 +51,86 @@ def active_model():
     return model, "the shared model"
 
 
-source = st.segmented_control("Audio", ["Example", "Record", "Upload"], default="Example", key="source") or "Example"
-data, expected = None, None
-if source == "Record":
-    recording = st.audio_input("Say a few digits, e.g. “four one five nine”", key="recording")
-    data = recording.getvalue() if recording is not None else None  # stays in memory
-elif source == "Upload":
-    upload = st.file_uploader("An audio file (WAV, FLAC, OGG or MP3)", type=["wav", "flac", "ogg", "mp3"], key="upload")
-    data = upload.getvalue() if upload is not None else None
-else:
-    name = st.selectbox("Example clip (synthesised with espeak-ng, like some of the training voices)", list(EXAMPLES),
-                        key="example")
-    data = example_bytes(EXAMPLES[name]["file"])
-    expected = EXAMPLES[name]["says"]
-
-if st.session_state.get("adapted_speech") is not None:
-    st.toggle("Use my adapted model", value=True, key="use_adapted")
-
-if data is None:
-    st.info("**Record** some digits with the microphone, **upload** a file, or pick an **example**.", icon=":material/mic:")
-else:
-    try:
-        net, which = active_model()
-        if source == "Example" and net is model:
-            result, figure = example_result(name)
-        else:
-            samples, rate = speech.read_audio(data)
-            result, figure = speech.transcribe(samples, rate, net), None
-    except speech.AudioError as error:
-        st.error(f"**Can't use this audio.** {error}", icon=":material/error:")
+# ---- transcribe -------------------------------------------------------------------------------------
+# In one container, so that the number of elements shown here (the toggle after adapting, the answer or a message)
+# never moves the expanders below: the browser matches elements to the previous run's by position, and one that
+# moved was rebuilt, collapsed, with its recorders recreated (see below).
+with st.container():
+    source = st.segmented_control("Audio", ["Example", "Record", "Upload"], default="Example",
+                                  key="source") or "Example"
+    data, expected = None, None
+    if source == "Record":
+        recording = st.audio_input("Say a few digits, e.g. “four one five nine”", key="recording")
+        data = recording.getvalue() if recording is not None else None  # stays in memory
+    elif source == "Upload":
+        upload = st.file_uploader("An audio file (WAV, FLAC, OGG or MP3)", type=["wav", "flac", "ogg", "mp3"],
+                                  key="upload")
+        data = upload.getvalue() if upload is not None else None
     else:
-        if result.prepared.truncated:
-            st.warning(f"The recording is longer than {speech.MAX_SECONDS:.0f} s: only the first "
-                       f"{speech.MAX_SECONDS:.0f} s were transcribed.")
-        if result.no_speech:
-            st.warning("**No speech detected.** " + ("The recording is silent (or far too quiet): check the microphone, "
-                                                     "or speak closer to it." if not result.prepared.speech else
-                       "The network heard no digit: speak closer to the microphone, or say digits from zero to nine."),
-                       icon=":material/volume_off:")
+        name = st.selectbox("Example clip (synthesised with espeak-ng, like some of the training voices)",
+                            list(EXAMPLES), key="example")
+        data = example_bytes(EXAMPLES[name]["file"])
+        expected = EXAMPLES[name]["says"]
+
+    if st.session_state.get("adapted_speech") is not None:
+        st.toggle("Use my adapted model", value=True, key="use_adapted")
+
+    if data is None:
+        st.info("**Record** some digits with the microphone, **upload** a file, or pick an **example**.",
+                icon=":material/mic:")
+    else:
+        try:
+            net, which = active_model()
+            if source == "Example" and net is model:
+                result, figure = example_result(name)
+            else:
+                samples, rate = speech.read_audio(data)
+                result, figure = speech.transcribe(samples, rate, net), None
+        except speech.AudioError as error:
+            st.error(f"**Can't use this audio.** {error}", icon=":material/error:")
         else:
-            if not result.sure:
-                st.warning(f"**Not sure.** Only {sum(result.confidences) / len(result.confidences):.0%} confident on "
-                           f"average (below {speech.CONFIDENCE_THRESHOLD:.0%}): this may be noise or unclear speech "
-                           "rather than spoken digits.", icon=":material/help:")
-            st.markdown(f"## <span style='color:{ACCENT}'>{result.digits}</span>", unsafe_allow_html=True)
-            st.markdown(f"“{result.words}”  ·  confidence per digit: " + ", ".join(
-                f"**{d}** {c:.0%}" for d, c in zip(result.digits.split(), result.confidences)) + f"  ·  by {which}")
-        if expected is not None:
-            st.caption(f"The clip says: “{expected or 'nothing'}”.")
-        left, right = st.columns(2)
-        left.caption("What was recorded")
-        left.audio(data)
-        right.caption("What the network hears (8 kHz, speech found and levelled)")
-        if result.prepared.waveform.any():
-            right.audio(result.prepared.waveform, sample_rate=speech.SAMPLE_RATE)
-        else:  # all zeros: nothing to play (and Streamlit's player would divide by the zero peak)
-            right.caption("(digital silence)")
-        st.plotly_chart(figure if figure is not None else transcript_figure(result), key="speech_figure")
-        st.caption("Top: the waveform. Middle: the log-mel spectrogram the network reads (40 frequency bands, "
-                   "normalised). Bottom: the network's output per 40 ms frame: the probability of *blank* (no new "
-                   "digit, grey) and of each digit. CTC lets it fire each digit in a spike and say blank in between.")
+            if result.prepared.truncated:
+                st.warning(f"The recording is longer than {speech.MAX_SECONDS:.0f} s: only the first "
+                           f"{speech.MAX_SECONDS:.0f} s were transcribed.")
+            if result.no_speech:
+                st.warning("**No speech detected.** " + (
+                    "The recording is silent (or far too quiet): check the microphone, or speak closer to it."
+                    if not result.prepared.speech else
+                    "The network heard no digit: speak closer to the microphone, or say digits from zero to nine."),
+                    icon=":material/volume_off:")
+            else:
+                per_digit = "confidence per digit: " + ", ".join(
+                    f"**{d}** {c:.0%}" for d, c in zip(result.digits.split(), result.confidences)) + f"  ·  by {which}"
+                if result.sure:
+                    st.markdown(f"## <span style='color:{ACCENT}'>{result.digits}</span>", unsafe_allow_html=True)
+                    st.markdown(f"“{result.words}”  ·  {per_digit}")
+                else:  # the answer is the doubt; the digits are only a guess, in small type
+                    st.markdown("## Not sure what was said")
+                    st.warning("**Not sure.** " + " ".join(result.doubts), icon=":material/help:")
+                    st.caption(f"Best guess: {result.digits} (“{result.words}”)  ·  {per_digit}")
+            if expected is not None:
+                st.caption(f"The clip says: “{expected or 'nothing'}”.")
+            left, right = st.columns(2)
+            left.caption("What was recorded")
+            left.audio(data)
+            right.caption("What the network hears (8 kHz, speech found and levelled)")
+            if result.prepared.waveform.any():
+                right.audio(result.prepared.waveform, sample_rate=speech.SAMPLE_RATE)
+            else:  # all zeros: nothing to play (and Streamlit's player would divide by the zero peak)
+                right.caption("(digital silence)")
+            st.plotly_chart(figure if figure is not None else transcript_figure(result), key="speech_figure")
+            st.caption("Top: the waveform. Middle: the log-mel spectrogram the network reads (40 frequency bands, "
+                       "normalised). Bottom: the network's output per 40 ms frame: the probability of *blank* (no "
+                       "new digit, grey) and of each digit. CTC lets it fire each digit in a spike and say blank in "
+                       "between.")
+
 
 # ---- teach it your voice ------------------------------------------------------------------------
-with st.expander("Teach it your voice", icon=":material/record_voice_over:"):
+# The expander keeps its place (after the container above) and has a key, its identity in the browser. Before,
+# the "Use my adapted model" toggle that appears after adapting moved it down one place: the browser rebuilt it,
+# collapsed (hiding the result), and created its four recorders again, which then showed "An error has occurred"
+# (a recorder remounted after its recording's blob: URL was freed cannot play it).
+with st.expander("Teach it your voice", icon=":material/record_voice_over:", key="teach"):
     st.markdown(
         "Record the four strings below (each digit twice). The network is then **fine-tuned on your recordings "
         f"by backpropagation**, here in the page ({speech.FINE_TUNE_STEPS} steps), and transcribes with the adapted copy. "
@@ -152,7 +170,7 @@ with st.expander("Teach it your voice", icon=":material/record_voice_over:"):
             st.rerun()
 
 # ---- model card -----------------------------------------------------------------------------------
-with st.expander("Model card", icon=":material/info:"):
+with st.expander("Model card", icon=":material/info:", key="card"):
     lines = [f"**{metrics['test_set']}:** single digits **{metrics['single_digit_accuracy']:.1%}** correct "
              f"({metrics['single_digits']}); digit error rate on strings of 2–7 digits **{metrics['string_digit_error_rate']:.1%}**"]
     for who, r in meta.get("held_out_speakers", {}).items():

@@ -49,6 +49,11 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 # Below this mean confidence per digit the page says "not sure": noise alone gives about 0.5, while 95 % of
 # FSDD digit strings (clean, or with noise at 5 dB SNR) give over 0.75.
 CONFIDENCE_THRESHOLD = 0.7
+# The longest digit strings in training (train/speech.py draws FSDD strings and synthetic ones of 1 to 7 digits;
+# its test strings have 2 to 7): a longer transcript is outside what the network learned (noise gives dozens of
+# "digits"), so it is never called sure. (The card does not record it: tests/test_speech.py checks it against
+# train/speech.py.)
+MAX_TRAINING_DIGITS = 7
 # "Teach it your voice": the strings a user records (every digit twice), and the fine-tuning steps on them.
 ENROLMENT_PROMPTS = ["0 1 2 3 4", "5 6 7 8 9", "9 7 5 3 1", "8 6 4 2 0"]
 FINE_TUNE_STEPS = 60
@@ -235,8 +240,24 @@ class Transcript:
         return not self.digits
 
     @property
+    def doubts(self) -> list[str]:
+        """The reasons to doubt that this is what was said (sentences for the page); empty when there is none,
+        or when nothing was heard (see `no_speech`)."""
+        reasons = []
+        if self.confidences and float(np.mean(self.confidences)) < CONFIDENCE_THRESHOLD:
+            reasons.append(f"Only {float(np.mean(self.confidences)):.0%} confident on average (below "
+                           f"{CONFIDENCE_THRESHOLD:.0%}): this may be noise or unclear speech rather than spoken "
+                           "digits.")
+        n = len(self.digits.split())
+        if n > MAX_TRAINING_DIGITS:
+            reasons.append(f"{n} digits: longer than any string it was trained on ({MAX_TRAINING_DIGITS} digits at "
+                           "most), so it may have missed or invented some.")
+        return reasons
+
+    @property
     def sure(self) -> bool:
-        return bool(self.confidences) and float(np.mean(self.confidences)) >= CONFIDENCE_THRESHOLD
+        """Digits were heard and nothing gives a reason to doubt them: the page shows them as the answer."""
+        return bool(self.digits) and not self.doubts
 
 
 @torch.inference_mode()

@@ -333,12 +333,23 @@ def test_speech_page_upload_stereo_44k():
     assert not at.exception and "2 8 6" in all_text(at)
 
 
+def teach_expander(at: AppTest):
+    """The "Teach it your voice" expander, and its position among the page's top-level elements."""
+    return next((i, e) for i, e in at.main.children.items() if getattr(e, "label", None) == "Teach it your voice")
+
+
 def test_speech_page_record_and_teach_it_your_voice():
     at = speech_page()
+    # The browser matches each element to the previous run's by its position: the expander must keep its place
+    # whatever is shown above it (an answer, a message, the "use my adapted model" toggle), or the browser
+    # rebuilds it, collapsed, and its recorders fail ("An error has occurred"; tests/test_browser.py).
+    position, _ = teach_expander(at)
     at.segmented_control(key="source").set_value("Record").run()
     assert "Record" in at.info[0].value
+    assert teach_expander(at)[0] == position
     at.audio_input(key="recording").set_value(("recording.wav", example_wav("phone_scotland.wav"), "audio/wav")).run()
     assert not at.exception and "0 7 7 0 9 0 0 4 6 1" in all_text(at)
+    assert teach_expander(at)[0] == position
     # Enrolment: four recordings of the prompts (a synthetic voice here), then adapt.
     from conftest import espeak_wav
 
@@ -350,9 +361,51 @@ def test_speech_page_record_and_teach_it_your_voice():
     assert not at.button(key="adapt").disabled
     at.button(key="adapt").click().run(timeout=120)
     assert not at.exception
-    assert "Adapted. Digit errors on your recordings" in all_text(at)
     assert at.toggle(key="use_adapted").value
     assert "by your adapted copy" in all_text(at)
+    # The result is in the expander, which has not moved although the toggle appeared above it.
+    where, teach = teach_expander(at)
+    assert where == position
+    assert teach.success and "Adapted. Digit errors on your recordings" in teach.success[0].value
+    assert len(teach.get("plotly_chart")) == 1  # the loss curve
+    assert len(teach.audio_input) == 4 and all(a.value is not None for a in teach.audio_input)  # still there
+    at.button(key="forget").click().run()
+    assert not at.exception and "by the shared model" in all_text(at) and teach_expander(at)[0] == position
+
+
+def white_noise_wav(seconds: float, rate: int = 16000) -> bytes:
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.random.default_rng(0).normal(0, 0.1, int(seconds * rate)).clip(-1, 1), rate, format="WAV",
+             subtype="PCM_16")
+    return buf.getvalue()
+
+
+def test_speech_page_says_it_is_not_sure_of_noise_in_its_headline():
+    """A minute of white noise: the network fires dozens of low-confidence "digits". The large headline says it is
+    not sure (it used to be the 50-odd digits); the digits are shown small, as a guess, with the reasons."""
+    at = speech_page()
+    at.segmented_control(key="source").set_value("Upload").run()
+    at.file_uploader(key="upload").set_value(("noise.wav", white_noise_wav(60), "audio/wav")).run()
+    assert not at.exception
+    headlines = [m.value for m in at.markdown if m.value.startswith("#")]
+    assert headlines == ["## Not sure what was said"], headlines
+    warnings = " ".join(w.value for w in at.warning)
+    assert "only the first 20 s were transcribed" in warnings
+    assert "**Not sure.** Only" in warnings and "longer than any string it was trained on (7 digits" in warnings
+    guess = [c.value for c in at.caption if c.value.startswith("Best guess: ")]
+    assert len(guess) == 1 and len(guess[0].split("(")[0].split()) > 20, guess  # the digits, small
+
+
+def test_speech_page_examples_are_answered_in_the_headline():
+    """The examples of up to 7 digits are sure: their digits are the headline."""
+    at = speech_page()
+    for name, says in [("A PIN, American voice", "4 1 5 9"), ("Three digits, female voice", "2 8 6")]:
+        at.selectbox(key="example").set_value(name).run()
+        headlines = [m.value for m in at.markdown if m.value.startswith("#")]
+        assert len(headlines) == 1 and f">{says}</span>" in headlines[0], (name, headlines)
+        assert not at.warning, (name, [w.value for w in at.warning])
 
 
 def translate_page() -> AppTest:

@@ -253,6 +253,7 @@ def test_photos_camera_bad_shots():
 
 NOT_AUDIO = "This is not an audio file that can be read (WAV, FLAC, OGG or MP3)."
 SILENT = "**No speech detected.** The recording is silent (or far too quiet)"
+NOT_SURE = "## Not sure what was said"  # the headline, instead of the digits
 BAD_AUDIO = [
     ("empty.wav", lambda: b"", "The file is empty."),
     ("notes.wav", lambda: b"These are my meeting notes, not audio." * 10, NOT_AUDIO),
@@ -264,7 +265,9 @@ ODD_AUDIO = [  # (name, bytes, what the page must say)
      ["The recording is longer than 20 s: only the first 20 s were transcribed.", PIN]),
     ("digital_silence.wav", lambda: wav(np.zeros(3 * 8000, np.float32), 8000), [SILENT]),
     ("white_noise.wav", lambda: wav(np.random.default_rng(0).normal(0, 0.1, 3 * 8000).clip(-1, 1), 8000),
-     ["**Not sure.** Only", "this may be noise or unclear speech rather than spoken digits."]),
+     [NOT_SURE, "**Not sure.** Only", "this may be noise or unclear speech rather than spoken digits.", "Best guess: "]),
+    ("minute_of_noise.wav", lambda: wav(np.random.default_rng(1).normal(0, 0.1, 60 * 8000).clip(-1, 1), 8000),
+     ["The recording is longer than 20 s", NOT_SURE, "**Not sure.** Only", "longer than any string it was trained on"]),
     ("clipped.wav", lambda: wav(np.clip(pin() * 10, -1, 1), 8000), [PIN]),  # 17 % of samples clipped
     ("quiet.wav", lambda: wav(pin() * 0.03, 8000), [PIN]),
     ("whisper.wav", lambda: wav(pin() * 0.001, 8000, subtype="FLOAT"), [SILENT]),
@@ -299,6 +302,14 @@ def test_speech_odd_uploads(speech_at, name, data, messages):
         assert message in text, (name, message, text[:600])
     # Either digits or "No speech detected", and the figure of what the network heard.
     assert "confidence per digit" in text or "**No speech detected.**" in text, (name, text[:600])
+    # Digits in the headline only when sure; else the headline says it is not sure.
+    headlines = [m.value for m in speech_at.markdown if m.value.startswith("#")]
+    if "**No speech detected.**" in text:
+        assert headlines == [], (name, headlines)
+    elif "**Not sure.**" in text:
+        assert headlines == [NOT_SURE], (name, headlines)
+    else:
+        assert len(headlines) == 1 and headlines[0].endswith(f">{PIN}</span>"), (name, headlines)
     assert len(speech_at.get("plotly_chart")) >= 1
 
 

@@ -108,7 +108,65 @@ def test_the_example_clips_are_transcribed(shipped):
     model, _ = shipped
     for name, example in json.loads((EXAMPLES / "examples.json").read_text()).items():
         audio, rate = S.read_audio((EXAMPLES / example["file"]).read_bytes())
-        assert S.transcribe(audio, rate, model).digits == example["says"], name
+        result = S.transcribe(audio, rate, model)
+        assert result.digits == example["says"], name
+        # Sure of each, except of the phone number: 10 digits, longer than any string in training (its digits are
+        # right, and shown, but as a guess with the reason).
+        n = len(example["says"].split())
+        assert result.sure == (0 < n <= S.MAX_TRAINING_DIGITS), (name, result.doubts)
+        if n > S.MAX_TRAINING_DIGITS:
+            assert len(result.doubts) == 1 and "longer than any string it was trained on" in result.doubts[0]
+
+
+def test_a_minute_of_white_noise_is_not_sure(shipped):
+    """Noise makes the network fire dozens of "digits" (50-odd in the 20 s it reads), none with much confidence:
+    not sure, for both reasons."""
+    model, _ = shipped
+    noise = np.random.default_rng(0).normal(0, 0.1, 60 * 16000).clip(-1, 1).astype(np.float32)
+    result = S.transcribe(noise, 16000, model)
+    assert result.prepared.truncated and not result.no_speech
+    assert len(result.digits.split()) > S.MAX_TRAINING_DIGITS
+    assert not result.sure
+    assert len(result.doubts) == 2
+    assert result.doubts[0].startswith("Only ") and f"below {S.CONFIDENCE_THRESHOLD:.0%}" in result.doubts[0]
+    assert f"{len(result.digits.split())} digits: longer than any string it was trained on" in result.doubts[1]
+
+
+def transcript(digits: str, confidence: float) -> S.Transcript:
+    n = len(digits.split())
+    return S.Transcript(digits, " ".join(S.WORDS[int(d)] for d in digits.split()), [confidence] * n,
+                        [(0.5 * i, 0.5 * i + 0.3) for i in range(n)], np.zeros((0, len(S.LABELS))), S.FRAME_SECONDS,
+                        None)
+
+
+def test_a_string_longer_than_any_in_training_is_not_sure_even_when_confident():
+    longest = " ".join("3" * S.MAX_TRAINING_DIGITS)
+    assert transcript(longest, 0.99).sure and transcript(longest, 0.99).doubts == []
+    longer = transcript(longest + " 4", 0.99)
+    assert not longer.sure
+    assert longer.doubts == [f"{S.MAX_TRAINING_DIGITS + 1} digits: longer than any string it was trained on "
+                             f"({S.MAX_TRAINING_DIGITS} digits at most), so it may have missed or invented some."]
+    unclear = transcript("4 1", S.CONFIDENCE_THRESHOLD - 0.01)
+    assert not unclear.sure and len(unclear.doubts) == 1 and "confident on average" in unclear.doubts[0]
+    nothing = transcript("", 0.0)
+    assert nothing.no_speech and not nothing.sure and nothing.doubts == []
+
+
+def test_the_longest_training_strings_are_max_training_digits(tmp_path, monkeypatch):
+    """MAX_TRAINING_DIGITS is what train/speech.py draws: FSDD strings and synthetic ones (the synthesiser faked)."""
+    from train import speech as T
+
+    rng = np.random.default_rng(0)
+    clips = [{"audio": tone_burst(8000, 0.1), "digit": d, "speaker": "x", "index": 0} for d in range(10)]
+    lengths = {len(T.fsdd_string(clips, rng, 0.35)[1].split()) for _ in range(500)}
+    assert lengths == set(range(1, S.MAX_TRAINING_DIGITS + 1))
+    monkeypatch.setattr(T, "installed", lambda synthesisers: ["espeak-ng"])
+    monkeypatch.setattr(T, "SYNTHESISERS", {"espeak-ng": lambda text, rng: (["true"], None)})
+    monkeypatch.setattr(T, "speak", lambda command, stdin=None: np.zeros(800, np.float32))
+    synthetic = T.synthesize(500, 0, tmp_path)
+    assert {len(text.split()) for _, text in synthetic} == set(range(1, S.MAX_TRAINING_DIGITS + 1))
+    _, strings = T.evaluation_sets(clips * 2, 300)
+    assert max(len(text.split()) for _, text in strings) == S.MAX_TRAINING_DIGITS
 
 
 def test_save_and_load_give_identical_outputs(tmp_path, shipped):
