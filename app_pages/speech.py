@@ -5,14 +5,16 @@ from pathlib import Path
 import streamlit as st
 
 from models import speech
-from ui import ACCENT, epoch_lines, load_model, model_card, speech_figure
+from app_pages.figures.speech import speech_figure
+from ui.card import epoch_lines, model_card
+from ui.charts import ACCENT
+from ui.loading import load_model
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "speech"
 # Example clips made by this project with espeak-ng (not from FSDD): name -> file, what is said, how it was made.
 EXAMPLES = json.loads((EXAMPLES_DIR / "examples.json").read_text(encoding="utf-8"))
 
 model, meta = load_model(speech.NAME)
-metrics = meta["metrics"]
 
 st.title("🎙️ Record speech")
 st.markdown(
@@ -45,9 +47,9 @@ def example_result(name: str):
 
 
 def active_model():
-    adapted = st.session_state.get("adapted_speech")
-    if adapted is not None and st.session_state.get("use_adapted", True):
-        return adapted, "your adapted copy"
+    adaptation = st.session_state.get("adaptation")
+    if adaptation is not None and st.session_state.get("use_adapted", True):
+        return adaptation.model, "your adapted copy"
     return model, "the shared model"
 
 
@@ -72,7 +74,7 @@ with st.container():
         data = example_bytes(EXAMPLES[name]["file"])
         expected = EXAMPLES[name]["says"]
 
-    if st.session_state.get("adapted_speech") is not None:
+    if st.session_state.get("adaptation") is not None:
         st.toggle("Use my adapted model", value=True, key="use_adapted")
 
     if data is None:
@@ -147,42 +149,26 @@ with st.expander("Teach it your voice", icon=":material/record_voice_over:", key
         except speech.AudioError as error:
             st.error(f"**Can't use a recording.** {error}")
         else:
-            before = sum(speech.digit_errors(t, speech.transcribe(w, r, model).digits) for w, r, t in clips)
             bar = st.progress(0.0, text="Fine-tuning…")
-            adapted, losses = speech.fine_tune(model, clips, steps=speech.FINE_TUNE_STEPS, progress=lambda i, n, loss: bar.progress(
+            st.session_state["adaptation"] = speech.adapt(model, clips, progress=lambda i, n, loss: bar.progress(
                 i / n, text=f"Fine-tuning: step {i}/{n}, CTC loss {loss:.3f}"))
-            after = sum(speech.digit_errors(t, speech.transcribe(w, r, adapted).digits) for w, r, t in clips)
-            st.session_state["adapted_speech"] = adapted
-            st.session_state["adapt_report"] = (losses, before, after, sum(len(t.split()) for *_, t in clips))
             st.rerun()
     if not ready:
         st.caption(f"{len(enrolment)} of {len(speech.ENROLMENT_PROMPTS)} recorded.")
-    report = st.session_state.get("adapt_report")
+    report = st.session_state.get("adaptation")
     if report is not None:
-        losses, before, after, total = report
-        st.success(f"Adapted. Digit errors on your recordings: **{before}/{total} before → {after}/{total} after** "
-                   "(measured on the same recordings it learned from: say new digits above to test it).")
-        st.plotly_chart(epoch_lines([{"epoch": i + 1, "loss": l} for i, l in enumerate(losses)],
+        total = report.digits
+        st.success(f"Adapted. Digit errors on your recordings: **{report.errors_before}/{total} before → "
+                   f"{report.errors_after}/{total} after** (measured on the same recordings it learned from: say new "
+                   "digits above to test it).")
+        st.plotly_chart(epoch_lines([{"epoch": i + 1, "loss": l} for i, l in enumerate(report.losses)],
                                     {"loss": "CTC loss on your recordings, per step"}), key="adapt_curve")
         if st.button("Forget my adapted model", key="forget"):
-            st.session_state.pop("adapted_speech", None)
-            st.session_state.pop("adapt_report", None)
+            st.session_state.pop("adaptation", None)
             st.rerun()
 
 # ---- model card -----------------------------------------------------------------------------------
 with st.expander("Model card", icon=":material/info:", key="card"):
-    lines = [f"**{metrics['test_set']}:** single digits **{metrics['single_digit_accuracy']:.1%}** correct "
-             f"({metrics['single_digits']}); digit error rate on strings of 2–7 digits **{metrics['string_digit_error_rate']:.1%}**"]
-    for who, r in meta.get("held_out_speakers", {}).items():
-        lines.append(f"**Never heard {who}** (trained without him): single digits {r['single_digit_accuracy']:.1%}, "
-                     f"digit error rate on strings {r['string_digit_error_rate']:.1%}")
-        if "after_enrolment" in r:  # the page's enrolment acted out with his clips
-            e = r["after_enrolment"]
-            lines.append(f"&nbsp;&nbsp;after *teach it your voice* with {e['enrolment_digits']} of his clips: single digits "
-                         f"{e['single_digit_accuracy']:.1%}, digit error rate on strings {e['string_digit_error_rate']:.1%}")
-    lines.append(f"**Training voices:** FSDD speakers {', '.join(meta['training']['training_speakers'])} (all adult men) "
-                 f"and {meta['training']['synthetic_utterances']:,} synthetic utterances "
-                 f"({', '.join(meta['training'].get('synthesisers', ['espeak-ng']))})")
-    model_card(meta, lines)
+    model_card(meta, speech.card_text(meta))
     st.caption("Free Spoken Digit Dataset (Zohar Jackson et al.), CC BY-SA 4.0. "
                f"Synthetic voices: {', '.join(meta['training'].get('synthesisers', ['espeak-ng']))}.")

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 import torchaudio
 from torch import nn
 
-from models.common import get_device, load_checkpoint
+from models.common import Loaded, get_device, load_checkpoint, shared
 
 NAME = "speech"
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -264,8 +264,7 @@ class Transcript:
 def transcribe(waveform, sample_rate: int, model: SpeechNet | None = None) -> Transcript:
     """Transcribe spoken digits in a waveform (numpy, any rate, mono or stereo)."""
     if model is None:
-        model, _ = load()
-    model.eval()
+        model = default_model()
     prepared = preprocess(waveform, sample_rate)
     if not prepared.speech:
         empty = np.zeros((0, len(LABELS)), np.float32)
@@ -349,18 +348,67 @@ def fine_tune(model: SpeechNet, clips: list[tuple[np.ndarray, int, str]], steps:
     return tuned, losses
 
 
+@dataclass
+class Adaptation:
+    """The result of "teach it your voice": the adapted copy, its loss per step, and the digit errors on the
+    enrolment recordings before and after (measured on the recordings it learned from)."""
+
+    model: SpeechNet
+    losses: list[float]
+    errors_before: int
+    errors_after: int
+    digits: int  # digits in the recordings
+
+
+def adapt(model: SpeechNet, clips: list[tuple[np.ndarray, int, str]], steps: int = FINE_TUNE_STEPS,
+          progress=None) -> Adaptation:
+    """Fine-tune a copy of `model` on a speaker's recordings [(waveform, rate, "0 1 2 3 4")], scoring both."""
+    def errors(net: SpeechNet) -> int:
+        return sum(digit_errors(text, transcribe(w, r, net).digits) for w, r, text in clips)
+
+    before = errors(model)
+    tuned, losses = fine_tune(model, clips, steps=steps, progress=progress)
+    return Adaptation(tuned, losses, before, errors(tuned), sum(len(text.split()) for *_, text in clips))
+
+
 # ---- loading ---------------------------------------------------------------------------------
 def config_dict(cfg: Config) -> dict:
     return asdict(cfg)
 
 
-def load(weights_dir=None, device: torch.device | None = None, name: str = NAME) -> tuple[SpeechNet, dict]:
-    """Rebuild the network from the checkpoint's JSON and load its weights (safetensors); `name`: another
-    checkpoint of this network (the held-out-speaker runs)."""
+def load(weights_dir=None, device: torch.device | None = None, name: str = NAME) -> Loaded:
+    """Rebuild the network from the checkpoint's JSON and load its weights (safetensors): (model, meta);
+    `name`: another checkpoint of this network (the held-out-speaker runs)."""
     state, meta = load_checkpoint(name, weights_dir)
     model = SpeechNet(Config(**meta["config"]))
     model.load_state_dict(state)
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    return model.to(device or get_device()), meta
+    return Loaded(model.to(device or get_device()), meta)
+
+
+def default_model() -> SpeechNet:
+    """The shipped network, loaded once per process (models.common.shared)."""
+    return shared(NAME).model
+
+
+# ---- the model card's text -------------------------------------------------------------------------
+def card_text(meta: dict) -> list[str]:
+    """The card's measured lines (markdown), from the checkpoint's JSON: test clips, held-out speakers before and
+    after enrolment, training voices."""
+    m, training = meta["metrics"], meta["training"]
+    lines = [f"**{m['test_set']}:** single digits **{m['single_digit_accuracy']:.1%}** correct ({m['single_digits']}); "
+             f"digit error rate on strings of 2–{MAX_TRAINING_DIGITS} digits **{m['string_digit_error_rate']:.1%}**"]
+    for who, r in meta.get("held_out_speakers", {}).items():
+        lines.append(f"**Never heard {who}** (trained without him): single digits {r['single_digit_accuracy']:.1%}, "
+                     f"digit error rate on strings {r['string_digit_error_rate']:.1%}")
+        if "after_enrolment" in r:  # the page's enrolment acted out with his clips
+            e = r["after_enrolment"]
+            lines.append(f"&nbsp;&nbsp;after *teach it your voice* with {e['enrolment_digits']} of his clips: single "
+                         f"digits {e['single_digit_accuracy']:.1%}, digit error rate on strings "
+                         f"{e['string_digit_error_rate']:.1%}")
+    lines.append(f"**Training voices:** FSDD speakers {', '.join(training['training_speakers'])} (all adult men) "
+                 f"and {training['synthetic_utterances']:,} synthetic utterances "
+                 f"({', '.join(training.get('synthesisers', ['espeak-ng']))})")
+    return lines
