@@ -6,7 +6,9 @@ from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
 from models import digits
-from ui import article, feature_grid, image_heatmap, load_model, model_card, probability_bars, training_curves
+from ui.card import model_card, training_curves
+from ui.charts import article, feature_grid, image_heatmap, probability_bars
+from ui.loading import load_model
 
 CANVAS_SIZE = 280  # display pixels: ten times MNIST's 28x28
 FEATURE_MAPS_SHOWN = 16  # per layer, the most active ones
@@ -55,7 +57,14 @@ with right:
     elif prediction is None:
         st.info("**Draw a digit** on the black square: the prediction appears here.", icon=":material/draw:")
     else:
-        if prediction.sure:
+        if prediction.not_digit:
+            st.markdown("### That doesn't look like a digit")
+            st.caption(
+                f"{prediction.p_not_digit:.0%} likely not a digit (it says so from "
+                f"{digits.NOT_DIGIT_THRESHOLD:.0%}). The closest digit, only as a guess: {prediction.digit} "
+                f"({prediction.confidence:.0%}). Draw one digit from 0 to 9."
+            )
+        elif prediction.sure:
             st.markdown(f"### It's {article(prediction.digit)} **{prediction.digit}** ({prediction.confidence:.0%} sure)")
         else:
             st.warning(
@@ -63,9 +72,11 @@ with right:
                 f"(below {digits.CONFIDENCE_THRESHOLD:.0%}). Try drawing it larger or more clearly.",
                 icon=":material/help:",
             )
-        winner = prediction.digit if prediction.sure else None
+        # The ten digits and "not a digit": the network's eleven outputs, which sum to 1.
+        winner = len(digits.CLASSES) if prediction.not_digit else prediction.digit if prediction.sure else None
         st.plotly_chart(
-            probability_bars(digits.CLASSES, prediction.probabilities, winner, "Probability of each digit"),
+            probability_bars(digits.CLASSES + [digits.NOT_DIGIT], [*prediction.probabilities, prediction.p_not_digit],
+                             winner, "Probability of each digit"),
             key="probabilities",
         )
 
@@ -96,7 +107,11 @@ metrics = meta["metrics"]
 st.markdown(
     f"Each epoch shows the network all {metrics['train_images']:,} training digits, distorted "
     "at random (rotated, scaled, slanted, shifted, thicker or thinner pen) so it also reads digits "
-    "drawn on a screen. After every batch, backpropagation computes the gradient of the loss with "
+    "drawn on a screen"
+    + (f", mixed with {metrics['scribbles_per_epoch']:,} drawings that are not digits (generated scribbles, "
+       "letters and shapes, drawn as on this canvas), which it learns to call *not a digit*"
+       if "scribbles_per_epoch" in metrics else "")
+    + ". After every batch, backpropagation computes the gradient of the loss with "
     "respect to every weight, and the optimiser takes a small step against it. The training loss is "
     "measured on those distorted digits with dropout on, which is why it stays above the test loss."
 )
@@ -109,11 +124,19 @@ with st.expander("Model card", expanded=True):
             f"**MNIST test accuracy:** {metrics['test_accuracy']:.2%} "
             f"({metrics['test_errors']} errors in {metrics['test_images']:,} official test images, "
             "each through the same preprocessing as your drawing)",
+            *([f"**Not a digit:** {metrics['test_flagged']:.2%} of the MNIST test digits are wrongly flagged as not "
+               f"digits ({metrics['test_flagged_count']} of {metrics['test_images']:,}); "
+               f"{metrics['val_scribbles_flagged']:.1%} of {metrics['val_scribbles']:,} new scribbles, letters and "
+               "shapes of the kind it was trained on are flagged; the tests also check that at least 90 % of "
+               "another generator's drawings (other letters, shapes, spirals, waves, words) are flagged"]
+              if "test_flagged" in metrics else []),
             "**Input:** 28×28 grey levels; the drawing is cropped, scaled into 20×20 and centred by centre of mass",
         ],
     )
     st.caption(
         "MNIST by Yann LeCun, Corinna Cortes and Christopher J. C. Burges, CC BY-SA 3.0. "
-        "Limits: it has only seen single, upright, Western-style digits; letters or several digits give "
-        "a confident-looking but meaningless answer."
+        "Limits: it has only seen single, upright, Western-style digits. It learned *not a digit* from generated "
+        "scribbles, letters and shapes, so it flags drawings like those; other drawings can still get a "
+        "confident digit (a U is read as a 0, a u as a 4, a smiley as a 0). Letters written like digits (O, l, S, Z, B, g, q, …) are read as those digits, and "
+        "several digits in one drawing are not read as a number."
     )

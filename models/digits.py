@@ -5,11 +5,13 @@ training and the page), loading, and `predict`.
 
     image (canvas RGBA, RGB, grey or PIL; any size, either polarity)
       -> preprocess: ink map -> crop to the ink -> fit in 20x20 -> centre of mass at the centre of 28x28
-      -> DigitNet: 5 conv blocks (batch norm, ReLU, max-pool) -> dropout -> linear -> softmax over 0..9
+      -> DigitNet: 5 conv blocks (batch norm, ReLU, max-pool) -> dropout -> linear -> 11 outputs:
+         ten digit logits (softmax: which digit) and one "not a digit" logit (sigmoid: is it one at all?),
+         trained on MNIST and on generated scribbles, letters and shapes (train/scribbles.py)
+      -> p(not a digit), and each digit's probability times p(a digit): eleven numbers that sum to 1
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -18,10 +20,11 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from models.common import get_device, load_checkpoint, run_recording
+from models.common import get_device, load_checkpoint, run_recording, shared
 
 NAME = "digits"
-CLASSES = [str(d) for d in range(10)]
+CLASSES = [str(d) for d in range(10)]  # the ten digits: the page's bar chart
+NOT_DIGIT = "not a digit"  # the network's extra output, after the ten digits
 
 # MNIST geometry (LeCun et al.): each digit was size-normalised into a 20x20 box,
 # keeping its aspect ratio, then centred by its centre of mass in a 28x28 field.
@@ -40,6 +43,10 @@ INK_THRESHOLD = 0.2
 MIN_INK_PIXELS = 4
 # Below this top probability the page says "not sure" instead of naming a digit.
 CONFIDENCE_THRESHOLD = 0.7
+# At or above this probability of "not a digit", the page says "that doesn't look like a digit" (and shows the
+# best digit only as a guess). 0.5: more likely not a digit than a digit; not tuned on any test set. Measured (models/weights/digits.json): MNIST test digits flagged, generated
+# scribbles flagged.
+NOT_DIGIT_THRESHOLD = 0.5
 # Refuse images larger than this many pixels before doing any work on them.
 MAX_PIXELS = 4096 * 4096
 
@@ -53,6 +60,7 @@ class Config:
     channels: tuple[int, int, int] = (32, 64, 128)
     hidden: int = 256
     dropout: float = 0.3
+    outputs: int = len(CLASSES) + 1  # ten digit logits + one not-a-digit logit (a card without this field: 10)
 
 
 class ConvBlock(nn.Sequential):
@@ -86,11 +94,11 @@ class DigitNet(nn.Module):
             nn.BatchNorm1d(cfg.hidden),
             nn.ReLU(inplace=True),
             nn.Dropout(cfg.dropout),
-            nn.Linear(cfg.hidden, len(CLASSES)),
+            nn.Linear(cfg.hidden, cfg.outputs),
         )
 
     def forward(self, x: torch.Tensor, activations: dict | None = None) -> torch.Tensor:
-        """(B, 1, 28, 28) in [0, 1] -> logits (B, 10). If `activations` is a dict, each conv
+        """(B, 1, 28, 28) in [0, 1] -> logits (B, outputs): 0..9, then "not a digit". If `activations` is a dict, each conv
         block's output (B, C, H, W) is stored in it under the block's name."""
         x = (x - MNIST_MEAN) / MNIST_STD
         for name, pool in CONV_LAYERS:
@@ -183,7 +191,21 @@ def to_batch(inputs: np.ndarray, device=None) -> torch.Tensor:
 
 def build(meta: dict) -> DigitNet:
     cfg = meta["config"]
-    return DigitNet(Config(channels=tuple(cfg["channels"]), hidden=cfg["hidden"], dropout=cfg["dropout"]))
+    return DigitNet(Config(channels=tuple(cfg["channels"]), hidden=cfg["hidden"], dropout=cfg["dropout"],
+                           outputs=cfg.get("outputs", len(CLASSES))))  # cards before "not a digit": 10 outputs
+
+
+def decide(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits (B, 10 or 11) -> (the probability of each digit (B, 10), the probability that it is not a digit
+    (B,)); each row's eleven numbers sum to 1. The ten digit logits go through a softmax (which digit, if it is
+    one), the eleventh through a sigmoid (not a digit at all?); a network without it never says "not a digit".
+    The one place that reads the outputs: `predict` and training (train.digits) both use it."""
+    logits = logits.float()
+    which = torch.softmax(logits[:, : len(CLASSES)], dim=1)
+    if logits.shape[1] == len(CLASSES):
+        return which, torch.zeros(len(logits), device=logits.device)
+    p_not = torch.sigmoid(logits[:, len(CLASSES)])
+    return which * (1 - p_not)[:, None], p_not
 
 
 def load(weights_dir=None, device=None) -> tuple[DigitNet, dict]:
@@ -195,35 +217,47 @@ def load(weights_dir=None, device=None) -> tuple[DigitNet, dict]:
     return model.to(device or get_device(), memory_format=torch.channels_last).eval(), meta
 
 
-@functools.lru_cache(maxsize=1)
 def _default_model() -> DigitNet:
-    return load()[0]
+    return shared(NAME)[0]
 
 
 @dataclass
 class Prediction:
-    probabilities: np.ndarray  # (10,) softmax, sums to 1
-    digit: int  # the most probable class
+    probabilities: np.ndarray  # (10,) each digit's probability; with p_not_digit they sum to 1
+    digit: int  # the most probable digit (only a guess when not_digit)
     confidence: float  # its probability
     input: np.ndarray  # (28, 28) in [0, 1]: what the network saw
+    p_not_digit: float = 0.0  # the probability that the drawing is not a digit at all
     activations: dict[str, np.ndarray] = field(default_factory=dict)  # conv name -> (C, H, W)
 
     @property
+    def not_digit(self) -> bool:
+        """It doesn't look like a digit: `digit` is only the best guess, were it one."""
+        return self.p_not_digit >= NOT_DIGIT_THRESHOLD
+
+    @property
+    def is_digit(self) -> bool:
+        return not self.not_digit
+
+    @property
     def sure(self) -> bool:
-        return self.confidence >= CONFIDENCE_THRESHOLD
+        """A digit, named with enough confidence to say so."""
+        return self.is_digit and self.confidence >= CONFIDENCE_THRESHOLD
 
 
 @torch.inference_mode()
 def predict(image, model: DigitNet | None = None) -> Prediction:
-    """Classify one drawn or photographed digit. Raises EmptyImageError on a blank image."""
+    """Classify one drawn or photographed digit, or find it is not one (`not_digit`). Raises EmptyImageError on a
+    blank image."""
     model = model or _default_model()
     x28 = preprocess(image)
     device = next(model.parameters()).device
     logits, activations = run_recording(model, to_batch(x28, device))
-    probs = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
+    digit_probs, p_not = decide(logits)
+    probs = digit_probs[0].cpu().numpy()
     digit = int(probs.argmax())
     maps = {name: a[0].float().cpu().numpy() for name, a in activations.items()}
-    return Prediction(probs, digit, float(probs[digit]), x28, maps)
+    return Prediction(probs, digit, float(probs[digit]), x28, float(p_not[0]), maps)
 
 
 def config_dict(cfg: Config) -> dict:
