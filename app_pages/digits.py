@@ -1,8 +1,5 @@
 """Draw a digit: a CNN trained with backpropagation on MNIST reads what you draw."""
-import io
-
 import streamlit as st
-from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
 from models import digits
@@ -41,13 +38,13 @@ with left:
         st.rerun()
 
 prediction, unreadable = None, False
-try:  # the PNG the browser sent, opened lazily: predict refuses an oversized one before decoding it
-    drawing = canvas.image_bytes
+try:
+    drawing = canvas.image_bytes  # the PNG the browser sent (a malformed data URL raises ValueError)
     if drawing is not None:
-        prediction = digits.predict(Image.open(io.BytesIO(drawing)), model)
+        prediction = digits.predict_png(drawing, model)
 except digits.EmptyImageError:
     prediction = None
-except (ValueError, OSError, Image.DecompressionBombError):  # corrupt or oversized: not from our canvas
+except ValueError:  # digits.UnreadableImageError too: corrupt or oversized, not from our canvas
     unreadable = True
 
 with right:
@@ -118,21 +115,7 @@ st.markdown(
 st.plotly_chart(training_curves(digits.NAME, meta["curve"]), key="curves")
 
 with st.expander("Model card", expanded=True):
-    model_card(
-        meta,
-        [
-            f"**MNIST test accuracy:** {metrics['test_accuracy']:.2%} "
-            f"({metrics['test_errors']} errors in {metrics['test_images']:,} official test images, "
-            "each through the same preprocessing as your drawing)",
-            *([f"**Not a digit:** {metrics['test_flagged']:.2%} of the MNIST test digits are wrongly flagged as not "
-               f"digits ({metrics['test_flagged_count']} of {metrics['test_images']:,}); "
-               f"{metrics['val_scribbles_flagged']:.1%} of {metrics['val_scribbles']:,} new scribbles, letters and "
-               "shapes of the kind it was trained on are flagged; the tests also check that at least 90 % of "
-               "another generator's drawings (other letters, shapes, spirals, waves, words) are flagged"]
-              if "test_flagged" in metrics else []),
-            "**Input:** 28×28 grey levels; the drawing is cropped, scaled into 20×20 and centred by centre of mass",
-        ],
-    )
+    model_card(meta, digits.card_text(meta))
     st.caption(
         "MNIST by Yann LeCun, Corinna Cortes and Christopher J. C. Burges, CC BY-SA 3.0. "
         "Limits: it has only seen single, upright, Western-style digits. It learned *not a digit* from generated "

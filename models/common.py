@@ -119,11 +119,14 @@ def record_alternative(name: str, alternative: dict, weights_dir=None) -> dict:
 def save_checkpoint(model: torch.nn.Module | dict, meta: dict, name: str, weights_dir=None) -> tuple[Path, Path]:
     """Write the state_dict (or a dict of tensors) as safetensors and the card `meta` as JSON beside it."""
     st_path, json_path = checkpoint_paths(name, weights_dir)
+    problems = card_problems(meta, name)  # before anything is written: a bad card must not replace a good one
+    if problems:
+        raise ValueError(f"model card {name}: " + "; ".join(problems))
     st_path.parent.mkdir(parents=True, exist_ok=True)
     tensors = model if isinstance(model, dict) else model.state_dict()
     state = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     save_file(state, str(st_path))
-    json_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_card(meta, name, weights_dir)
     return st_path, json_path
 
 

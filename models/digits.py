@@ -12,6 +12,7 @@ training and the page), loading, and `predict`.
 """
 from __future__ import annotations
 
+import io
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -20,7 +21,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from models.common import get_device, load_checkpoint, run_recording, shared
+from models.common import Loaded, get_device, load_checkpoint, run_recording, shared
 
 NAME = "digits"
 CLASSES = [str(d) for d in range(10)]  # the ten digits: the page's bar chart
@@ -49,6 +50,10 @@ CONFIDENCE_THRESHOLD = 0.7
 NOT_DIGIT_THRESHOLD = 0.5
 # Refuse images larger than this many pixels before doing any work on them.
 MAX_PIXELS = 4096 * 4096
+
+
+class UnreadableImageError(ValueError):
+    """Bytes that are not an image that can be read: corrupt, truncated or oversized."""
 
 
 class EmptyImageError(ValueError):
@@ -189,12 +194,6 @@ def to_batch(inputs: np.ndarray, device=None) -> torch.Tensor:
 # ---------------------------------------------------------------- loading and inference
 
 
-def build(meta: dict) -> DigitNet:
-    cfg = meta["config"]
-    return DigitNet(Config(channels=tuple(cfg["channels"]), hidden=cfg["hidden"], dropout=cfg["dropout"],
-                           outputs=cfg.get("outputs", len(CLASSES))))  # cards before "not a digit": 10 outputs
-
-
 def decide(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits (B, 10 or 11) -> (the probability of each digit (B, 10), the probability that it is not a digit
     (B,)); each row's eleven numbers sum to 1. The ten digit logits go through a softmax (which digit, if it is
@@ -208,17 +207,18 @@ def decide(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return which * (1 - p_not)[:, None], p_not
 
 
-def load(weights_dir=None, device=None) -> tuple[DigitNet, dict]:
-    """Rebuild the network from its JSON and load its safetensors; returns (model in eval mode, meta)."""
+def load(weights_dir=None, device=None) -> Loaded:
+    """Rebuild the network from its JSON and load its safetensors: (model in eval mode, meta)."""
     state, meta = load_checkpoint(NAME, weights_dir)
-    model = build(meta)
+    model = DigitNet(Config(**{"outputs": len(CLASSES), **meta["config"]}))  # cards before "not a digit": 10 outputs
     model.load_state_dict(state)
     # channels_last weights, as in training: the bf16 convolutions then skip a weight reordering on every call
-    return model.to(device or get_device(), memory_format=torch.channels_last).eval(), meta
+    return Loaded(model.to(device or get_device(), memory_format=torch.channels_last).eval(), meta)
 
 
-def _default_model() -> DigitNet:
-    return shared(NAME)[0]
+def default_model() -> DigitNet:
+    """The shipped network, loaded once per process (models.common.shared)."""
+    return shared(NAME).model
 
 
 @dataclass
@@ -249,7 +249,7 @@ class Prediction:
 def predict(image, model: DigitNet | None = None) -> Prediction:
     """Classify one drawn or photographed digit, or find it is not one (`not_digit`). Raises EmptyImageError on a
     blank image."""
-    model = model or _default_model()
+    model = model or default_model()
     x28 = preprocess(image)
     device = next(model.parameters()).device
     logits, activations = run_recording(model, to_batch(x28, device))
@@ -260,5 +260,36 @@ def predict(image, model: DigitNet | None = None) -> Prediction:
     return Prediction(probs, digit, float(probs[digit]), x28, float(p_not[0]), maps)
 
 
+def predict_png(data: bytes, model: DigitNet | None = None) -> Prediction:
+    """The canvas's drawing as the browser sends it (PNG bytes) -> `predict`. Raises EmptyImageError when nothing
+    is drawn, UnreadableImageError when the bytes are corrupt or oversized (not from the canvas). Opened lazily:
+    `to_ink` refuses an oversized image from its header, before decoding it."""
+    try:
+        return predict(Image.open(io.BytesIO(data)), model)
+    except EmptyImageError:
+        raise
+    except (ValueError, OSError, Image.DecompressionBombError) as error:
+        raise UnreadableImageError(str(error)) from None
+
+
 def config_dict(cfg: Config) -> dict:
     return asdict(cfg)
+
+
+# ---------------------------------------------------------------- the model card's text
+
+
+def card_text(meta: dict) -> list[str]:
+    """The card's measured lines (markdown), from the checkpoint's JSON: test accuracy, the not-a-digit rates, input."""
+    m = meta["metrics"]
+    lines = [f"**MNIST test accuracy:** {m['test_accuracy']:.2%} ({m['test_errors']} errors in {m['test_images']:,} "
+             "official test images, each through the same preprocessing as your drawing)"]
+    if "test_flagged" in m:
+        lines.append(f"**Not a digit:** {m['test_flagged']:.2%} of the MNIST test digits are wrongly flagged as not "
+                     f"digits ({m['test_flagged_count']} of {m['test_images']:,}); {m['val_scribbles_flagged']:.1%} of "
+                     f"{m['val_scribbles']:,} new scribbles, letters and shapes of the kind it was trained on are "
+                     "flagged; the tests also check that at least 90 % of another generator's drawings (other "
+                     "letters, shapes, spirals, waves, words) are flagged")
+    lines.append(f"**Input:** {IMAGE_SIZE}×{IMAGE_SIZE} grey levels; the drawing is cropped, scaled into "
+                 f"{BOX_SIZE}×{BOX_SIZE} and centred by centre of mass")
+    return lines

@@ -90,6 +90,13 @@ def espeak_wav(text: str, voice: str = "en-gb-x-rp", speed: int = 150, lead: flo
         pytest.skip(str(error))
 
 
+def shipped_card(name: str, **fields) -> dict:
+    """The shipped model card of `name` with some fields replaced: a valid card for a test checkpoint."""
+    from models.common import read_card
+
+    return {**read_card(name), **fields}
+
+
 def assert_traced_matches_eager(model, x):
     """models.common.run_recording (the traced network the pages run) against the network run op by op as
     the test set was measured (train.common.evaluate: channels_last, bf16 autocast): same logits, same

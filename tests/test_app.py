@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from app_pages.registry import EXAMPLES
 from conftest import ROOT
-from drawing import render
+from harness.drawing import render
 
 TIMEOUT = 60
 

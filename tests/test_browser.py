@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from drawing import strokes_at
+from harness.drawing import strokes_at
 
 
 def test_home_lists_the_examples(page, app_url):

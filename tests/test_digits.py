@@ -10,8 +10,8 @@ import torch
 from PIL import Image, ImageFilter
 
 import scribbles
-from conftest import assert_traced_matches_eager
-from drawing import render
+from conftest import assert_traced_matches_eager, shipped_card
+from harness.drawing import render
 from models import digits
 from models.common import save_checkpoint
 
@@ -118,10 +118,10 @@ def test_checkpoint_round_trip(tmp_path):
     for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
         bn.running_mean.uniform_(-0.5, 0.5)
         bn.running_var.uniform_(0.5, 2.0)
-    meta = {"config": digits.config_dict(digits.Config())}
+    meta = shipped_card(digits.NAME, config=digits.config_dict(digits.Config()))
     save_checkpoint(model, meta, digits.NAME, tmp_path)
     loaded, loaded_meta = digits.load(tmp_path, device="cpu")
-    assert loaded_meta == {"config": {**meta["config"], "channels": list(meta["config"]["channels"])}}
+    assert loaded_meta == {**meta, "config": {**meta["config"], "channels": list(meta["config"]["channels"])}}
     saved, back = model.state_dict(), loaded.state_dict()
     assert saved.keys() == back.keys() and all(torch.equal(saved[k], back[k]) for k in saved)
     model = model.to(memory_format=torch.channels_last)  # as `load` returns it (the kernels then match too)
@@ -277,7 +277,8 @@ def test_a_card_without_the_not_a_digit_output_still_loads(tmp_path):
     """A checkpoint from before "not a digit" (ten outputs, no `outputs` in its config) loads and never flags."""
     config = digits.config_dict(digits.Config(outputs=10))
     del config["outputs"]
-    save_checkpoint(digits.DigitNet(digits.Config(outputs=10)).eval(), {"config": config}, digits.NAME, tmp_path)
+    save_checkpoint(digits.DigitNet(digits.Config(outputs=10)).eval(), shipped_card(digits.NAME, config=config),
+                    digits.NAME, tmp_path)
     old, _ = digits.load(tmp_path, device="cpu")
     p = digits.predict(render(3, 40, 40, 200, 18), old)
     assert p.p_not_digit == 0.0 and not p.not_digit and abs(float(p.probabilities.sum()) - 1) < 1e-5
@@ -294,3 +295,19 @@ def test_training_dry_run(mnist_dir, tmp_path):
     assert 0.0 <= meta["metrics"]["val_scribbles_flagged"] <= 1.0 and meta["metrics"]["train_scribbles"] > 0
     loaded, _ = digits.load(tmp_path, device="cpu")
     assert digits.predict(render(7, 40, 40, 200, 18), loaded).probabilities.shape == (10,)
+
+
+def test_predict_png_reads_the_canvas_bytes_and_names_what_it_cannot_read():
+    import io
+
+    def png(rgba) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(rgba).save(buf, format="PNG")
+        return buf.getvalue()
+
+    assert digits.predict_png(png(render(4, 40, 40, 200, 18))).digit == 4
+    with pytest.raises(digits.EmptyImageError):
+        digits.predict_png(png(np.zeros((280, 280, 4), np.uint8)))
+    for garbage in (b"", b"not a png", png(render(4, 40, 40, 200, 18))[:100]):
+        with pytest.raises(digits.UnreadableImageError):
+            digits.predict_png(garbage)

@@ -154,10 +154,11 @@ def test_tsne_separates_clusters_and_reports_progress():
 
 
 def test_save_and_load_give_identical_vectors(tmp_path, table):
+    from conftest import shipped_card
     from models.common import save_checkpoint
 
     views = {"tsne_5": torch.arange(15, dtype=torch.float32).view(5, 3)}
-    meta = {"vocab": table.vocab, "config": {}, "metrics": {}}
+    meta = shipped_card(E.NAME, vocab=table.vocab, config={})
     save_checkpoint({"vectors": torch.from_numpy(table.vectors).half(), **views}, meta, E.NAME, tmp_path)
     loaded, _ = E.load(tmp_path)
     assert loaded.vocab == table.vocab

@@ -23,13 +23,12 @@ from importlib import resources
 import numpy as np, torch
 from PIL import Image
 sys.path.insert(0, {root!r})
-sys.path.insert(0, {tests!r})
 
 def photo():
     return Image.open(resources.files("skimage") / "data" / "chelsea.png").convert("RGB")
 
 def digit_drawing():
-    from drawing import render
+    from harness.drawing import render
     return render(3, 60, 40, 180, 18)
 
 def example_clip(name="pin_en-us.wav"):
@@ -49,7 +48,7 @@ def digit_gradient():
 
 def run_fresh(body: str, timeout: int = 240) -> str:
     """Run PRELUDE + body in a new Python process; fail with its output when it fails."""
-    code = PRELUDE.format(root=str(ROOT), tests=str(ROOT / "tests")) + textwrap.dedent(body)
+    code = PRELUDE.format(root=str(ROOT)) + textwrap.dedent(body)
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout

@@ -39,7 +39,7 @@ from PIL import Image, PngImagePlugin
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
-from drawing import render
+from harness.drawing import render
 from test_app import all_text, app, canvas_state, chart_titles, example_wav, png_bytes
 
 

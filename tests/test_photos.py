@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, assert_traced_matches_eager
+from conftest import ROOT, assert_traced_matches_eager, shipped_card
 from models import photos
 from models.common import save_checkpoint
 
@@ -163,7 +163,7 @@ def test_checkpoint_round_trip(tmp_path):
         bn.running_mean.uniform_(-0.5, 0.5)
         bn.running_var.uniform_(0.5, 2.0)
     cfg = photos.config_dict(photos.Config())
-    save_checkpoint(net, {"config": cfg}, photos.NAME, tmp_path)
+    save_checkpoint(net, shipped_card(photos.NAME, config=cfg), photos.NAME, tmp_path)
     loaded, _ = photos.load(tmp_path, device="cpu")
     saved, back = net.state_dict(), loaded.state_dict()
     assert saved.keys() == back.keys() and all(torch.equal(saved[k], back[k]) for k in saved)

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT
-from drawing import render
+from harness.drawing import render
 from test_app import all_text, app, canvas_state, cam_class, chart_titles, example_wav, png_bytes, translation
 
 ROUNDS = int(__import__("os").environ.get("SESSION_ROUNDS", 12))  # x 19 interactions each: 228 after the warm-up round

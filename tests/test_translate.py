@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import require
+from conftest import require, shipped_card
 from models import translate as tr
 from models.common import load_checkpoint, save_checkpoint
 
@@ -123,7 +123,7 @@ def test_save_and_load_give_identical_outputs(tmp_path):
     torch.manual_seed(0)
     tokenizer = tr.default_model().tokenizer
     net = tr.Translator(tr.Config(vocab_size=len(tokenizer), emb=32, enc_hidden=16, dec_hidden=32)).eval()
-    meta = {"config": vars(net.cfg)}
+    meta = shipped_card(tr.NAME, config=vars(net.cfg))
     save_checkpoint(tr.checkpoint_tensors(net, tokenizer, torch.float32), meta, tr.NAME, tmp_path)
     loaded, _ = tr.load(tmp_path, torch.device("cpu"))
     assert loaded.tokenizer.proto == tokenizer.proto

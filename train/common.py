@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.common import autocast, device_name  # noqa: F401 (autocast: for the training scripts)
+from models.common import autocast, device_name
 
 
 def default_data_dir() -> str:
@@ -66,6 +66,11 @@ def alternative_entry(meta: dict, alternative: str, note: str = "") -> dict:
             "parameters": meta["parameters"], "precision": training["precision"], "note": note}
 
 
+def cnn_precision(device: torch.device) -> str:
+    """What models.common.autocast gives the CNNs on `device` (their training and test arithmetic)."""
+    return "bf16 autocast, channels_last" if device.type in ("cpu", "cuda") else "fp32, channels_last"
+
+
 def hardware() -> str:
     """What the training ran on, for the model card."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -87,15 +92,16 @@ def command_line(module: str) -> str:
     return " ".join(["python -m", module] + [shlex.quote(a) for a in sys.argv[1:]])
 
 
-def training_record(module: str, cfg, seconds: float, process_start: float) -> dict:
-    """The checkpoint JSON's "training" entry: how to reproduce the run, how long it took, on what."""
+def training_record(module: str, cfg, seconds: float, process_start: float, precision: str) -> dict:
+    """The checkpoint JSON's "training" entry: how to reproduce the run, how long it took, on what, and in which
+    arithmetic (`precision`, as the script actually trained)."""
     return {
         "command": command_line(module),
         "seconds": round(seconds, 1),  # the training loop (epochs + per-epoch evaluation)
         "total_seconds": round(time.time() - process_start, 1),  # + reading and preprocessing the data
         "hardware": hardware(),
         "torch": torch.__version__,
-        "precision": "bf16 autocast, channels_last",
+        "precision": precision,
         "options": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("data_dir", "out_dir")},
     }
 

@@ -207,7 +207,7 @@ def train(cfg: TrainConfig) -> dict:
         "curve": curve,
         "views": {"perplexity": E.DEFAULT_PERPLEXITY, "sizes": sorted(int(k.split("_")[1]) for k in views),
                   "seconds": view_seconds, "method": "exact t-SNE (models/tsne.py), 750 iterations, PCA init"},
-        "training": training_record("train.embeddings", cfg, seconds, process_start) | {"precision": "fp32 vectors, bf16 products"},
+        "training": training_record("train.embeddings", cfg, seconds, process_start, "fp32 vectors, bf16 products"),
         "data": PROVENANCE,
         "vocab": emb.vocab,
     }

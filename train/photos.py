@@ -32,8 +32,8 @@ from torch import nn
 from tqdm import tqdm
 
 from models import photos
-from models.common import WEIGHTS_DIR, count_parameters, record_alternative, save_checkpoint
-from train.common import (alternative_dir, alternative_entry, autocast, default_data_dir, parse_config, start_run,
+from models.common import WEIGHTS_DIR, autocast, count_parameters, record_alternative, save_checkpoint
+from train.common import (alternative_dir, alternative_entry, cnn_precision, default_data_dir, parse_config, start_run,
                           training_record)
 from train.common import evaluate as common_evaluate
 
@@ -341,7 +341,7 @@ def train(cfg: TrainConfig) -> dict:
             "evaluated_on": "the 10,000 test images of the JPEG copy, each through models.photos.preprocess",
         },
         "curve": curve,
-        "training": training_record("train.photos", cfg, seconds, process_start),
+        "training": training_record("train.photos", cfg, seconds, process_start, cnn_precision(device)),
         "data": PROVENANCE,
     }
     if cfg.alternative:  # measured, not shipped: its weights under runs/, its results on the shipped card

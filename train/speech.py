@@ -33,7 +33,7 @@ from scipy.signal import fftconvolve
 from tqdm import tqdm
 
 from models import speech as S
-from models.common import WEIGHTS_DIR, count_parameters, get_device, save_checkpoint
+from models.common import WEIGHTS_DIR, count_parameters, get_device, read_card, save_checkpoint, write_card
 from train.common import default_data_dir, parse_config, start_run, training_record
 
 SPEAKERS = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
@@ -405,8 +405,8 @@ def train(cfg: TrainConfig) -> dict:
         "metrics": metrics,
         "held_out_speakers": held_out_results(cfg.out_dir) if not cfg.holdout else {},
         "curve": curve,
-        "training": training_record("train.speech", cfg, seconds, process_start) | {
-            "precision": "fp32", "synthetic_utterances": len(synthetic),
+        "training": training_record("train.speech", cfg, seconds, process_start, "fp32") | {
+            "synthetic_utterances": len(synthetic),
             "synthesisers": installed(cfg.synthesisers) if synthetic else [],
             "training_speakers": sorted({c["speaker"] for c in train_clips})},
         "data": PROVENANCE,
@@ -430,7 +430,7 @@ def measure_enrolment(cfg: TrainConfig) -> dict:
     clips = [c for c in load_fsdd(cfg.data_dir) if c["speaker"] == cfg.holdout]
     meta["metrics"]["after_enrolment"] = enrolment_results(model, clips)
     print(meta["metrics"], flush=True)
-    path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_card(meta, path.stem, path.parent)
     return meta
 
 
@@ -447,10 +447,9 @@ def held_out_results(out_dir: str) -> dict:
 
 def update_card(out_dir: str) -> dict:
     """Put the held-out-speaker results into the shipped model's JSON (the weights are not touched)."""
-    path = Path(out_dir) / f"{S.NAME}.json"
-    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta = read_card(S.NAME, out_dir)
     meta["held_out_speakers"] = held_out_results(out_dir)
-    path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_card(meta, S.NAME, out_dir)
     return meta
 
 

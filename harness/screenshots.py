@@ -1,0 +1,66 @@
+"""The README's screenshots: each example page in Chromium, at 1400x1000, once its first answer is shown.
+
+    python -m harness.screenshots [--out docs]
+
+Needs Debian's Chromium and an emoji font (apt-get install -y chromium fonts-noto-color-emoji: without the font
+the page titles' icons show as boxes). The digit page gets a 3 drawn with the mouse, the others open on their
+first example.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from app_pages.registry import EXAMPLES
+from benchmarks.flows import FLOWS
+from harness.browser import CHROMIUM, CHROMIUM_ARGS
+from harness.drawing import strokes_at
+from harness.server import ROOT, free_port, start_server, stop_server
+
+EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+
+
+def draw_digit(page, digit: int) -> None:
+    canvas = page.locator("canvas").last
+    box = canvas.bounding_box()
+    for stroke in strokes_at(digit, left=box["x"] + 60, top=box["y"] + 40, size=180):
+        page.mouse.move(*stroke[0])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(x, y, steps=4)
+        page.mouse.up()
+    page.get_by_text(re.compile(rf"It's an? {digit}")).first.wait_for()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=str(ROOT / "docs"))
+    args = parser.parse_args()
+    if not EMOJI_FONT.exists():
+        raise SystemExit(f"no emoji font ({EMOJI_FONT}): apt-get install -y fonts-noto-color-emoji")
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    server = start_server(port)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(120_000)
+            for example in EXAMPLES:
+                page.goto(f"http://127.0.0.1:{port}/{example.name}")
+                page.get_by_text(re.compile(FLOWS[example.name].ready)).first.wait_for()
+                if example.name == "digits":
+                    draw_digit(page, 3)
+                page.wait_for_timeout(1500)  # charts finish drawing
+                path = Path(args.out) / f"{example.name}.png"
+                page.screenshot(path=str(path))
+                print(f"{path}: {example.title}")
+            browser.close()
+    finally:
+        stop_server(server)
+
+
+if __name__ == "__main__":
+    main()
