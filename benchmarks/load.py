@@ -9,7 +9,8 @@ through every page of benchmarks/flows.py (--rounds times), starting at differen
 until it reads the flow's "ready" text; then it gives one of the flow's inputs this way:
 
     link    home: click the example's link until that page is ready
-    draw    draw the digit with the mouse (harness/drawing.py's strokes; Clear first if a drawing is there)
+    draw    draw the digit with the mouse (harness/drawing.py's strokes; Clear first if a drawing is there) once
+            the drawing canvas is ready (BrowserViewer.canvas_box)
     type    type the sentence or the word (capitalised) and press Enter
     upload  switch the photo source to Upload and upload a photo of a cat (not the example's)
     record  switch to Record, record 3.5 s with the microphone, stop (skipped, and said so, when espeak-ng is
@@ -121,9 +122,7 @@ class BrowserViewer(loadtest.Viewer):
         if await answer.count():  # a drawing from the last interaction: clear it
             await page.get_by_role("button", name=re.compile("Clear")).click()
             await self.text(flow.ready).wait_for()
-        canvas = page.locator("canvas").last
-        await canvas.wait_for()
-        box = await canvas.bounding_box()
+        box = await self.canvas_box()
         (stroke,) = strokes_at(step.value, left=box["x"] + 60, top=box["y"] + 40, size=180)  # one stroke: one rerun
         await page.mouse.move(*stroke[0])
         await page.mouse.down()
@@ -132,6 +131,34 @@ class BrowserViewer(loadtest.Viewer):
         t = time.perf_counter()
         await page.mouse.up()
         return t
+
+    async def canvas_box(self, poll: float = 0.05) -> dict:
+        """The drawing canvas's box, once it stays where the pen goes.
+
+        The pen goes to streamlit-drawable-canvas's fabric.js top canvas (canvas.upper-canvas, the only one that
+        takes the mouse; plotly's charts never make one), laid over the component's black background canvas by
+        the component's stylesheet. When the component mounts (the page's first run, and each Clear, which
+        remounts it under a new key) the ready text can show while that stylesheet is still loading: for a frame
+        or two fabric's canvases sit unstyled *below* the black square (about a canvas height lower), then jump
+        onto it; a stroke drawn at that first box lands on the text under the square, and no answer comes. Ready:
+        exactly one drawing canvas and one background, the same box (not 0 px), unchanged since the last look.
+        """
+        looks = self.page.locator("canvas.upper-canvas, canvas.dc-background-canvas")
+        deadline, last = time.perf_counter() + self.timeout, None
+        while True:
+            rects = await looks.evaluate_all("""canvases => canvases.map(c => {
+                const r = c.getBoundingClientRect();
+                return {top: c.classList.contains('upper-canvas'), x: r.x, y: r.y, width: r.width, height: r.height};
+            })""")
+            tops = [{k: v for k, v in r.items() if k != "top"} for r in rects if r["top"]]
+            under = [{k: v for k, v in r.items() if k != "top"} for r in rects if not r["top"]]
+            box = tops[0] if len(tops) == len(under) == 1 and tops == under and tops[0]["width"] > 0 else None
+            if box is not None and box == last:
+                return box
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"no drawing canvas ready within {self.timeout:g} s (seen: {rects})")
+            last = box
+            await self.page.wait_for_timeout(poll * 1000)
 
     async def type_in(self, flow: Flow, step: Step, answer) -> float:
         box = self.page.get_by_label(step.label)
