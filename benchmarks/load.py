@@ -39,7 +39,7 @@ from pathlib import Path
 
 from benchmarks import loadtest
 from benchmarks.flows import FLOWS, Flow, Step, check
-from harness.browser import CHROMIUM, CHROMIUM_ARGS
+from harness.browser import CANVAS_RECTS_JS, CANVAS_SELECTOR, CHROMIUM, CHROMIUM_ARGS, canvas_box
 from harness.drawing import strokes_at
 from harness.voices import EspeakMissing, espeak_wav
 
@@ -133,26 +133,12 @@ class BrowserViewer(loadtest.Viewer):
         return t
 
     async def canvas_box(self, poll: float = 0.05) -> dict:
-        """The drawing canvas's box, once it stays where the pen goes.
-
-        The pen goes to streamlit-drawable-canvas's fabric.js top canvas (canvas.upper-canvas, the only one that
-        takes the mouse; plotly's charts never make one), laid over the component's black background canvas by
-        the component's stylesheet. When the component mounts (the page's first run, and each Clear, which
-        remounts it under a new key) the ready text can show while that stylesheet is still loading: for a frame
-        or two fabric's canvases sit unstyled *below* the black square (about a canvas height lower), then jump
-        onto it; a stroke drawn at that first box lands on the text under the square, and no answer comes. Ready:
-        exactly one drawing canvas and one background, the same box (not 0 px), unchanged since the last look.
-        """
-        looks = self.page.locator("canvas.upper-canvas, canvas.dc-background-canvas")
+        """The drawing canvas's box, once it stays where the pen goes (see harness.browser.canvas_box)."""
+        looks = self.page.locator(CANVAS_SELECTOR)
         deadline, last = time.perf_counter() + self.timeout, None
         while True:
-            rects = await looks.evaluate_all("""canvases => canvases.map(c => {
-                const r = c.getBoundingClientRect();
-                return {top: c.classList.contains('upper-canvas'), x: r.x, y: r.y, width: r.width, height: r.height};
-            })""")
-            tops = [{k: v for k, v in r.items() if k != "top"} for r in rects if r["top"]]
-            under = [{k: v for k, v in r.items() if k != "top"} for r in rects if not r["top"]]
-            box = tops[0] if len(tops) == len(under) == 1 and tops == under and tops[0]["width"] > 0 else None
+            rects = await looks.evaluate_all(CANVAS_RECTS_JS)
+            box = canvas_box(rects)
             if box is not None and box == last:
                 return box
             if time.perf_counter() > deadline:

@@ -14,23 +14,10 @@ from pathlib import Path
 
 from app_pages.registry import EXAMPLES
 from benchmarks.flows import FLOWS
-from harness.browser import CHROMIUM, CHROMIUM_ARGS
-from harness.drawing import strokes_at
+from harness.browser import CHROMIUM, CHROMIUM_ARGS, draw_digit
 from harness.server import ROOT, free_port, start_server, stop_server
 
 EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
-
-
-def draw_digit(page, digit: int) -> None:
-    canvas = page.locator("canvas").last
-    box = canvas.bounding_box()
-    for stroke in strokes_at(digit, left=box["x"] + 60, top=box["y"] + 40, size=180):
-        page.mouse.move(*stroke[0])
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(x, y, steps=4)
-        page.mouse.up()
-    page.get_by_text(re.compile(rf"It's an? {digit}")).first.wait_for()
 
 
 def main() -> None:
@@ -53,6 +40,7 @@ def main() -> None:
                 page.get_by_text(re.compile(FLOWS[example.name].ready)).first.wait_for()
                 if example.name == "digits":
                     draw_digit(page, 3)
+                    page.get_by_text(re.compile(r"It's a 3")).first.wait_for()
                 page.wait_for_timeout(1500)  # charts finish drawing
                 path = Path(args.out) / f"{example.name}.png"
                 page.screenshot(path=str(path))

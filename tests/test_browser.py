@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from harness.drawing import strokes_at
+from harness.browser import draw_digit
 
 
 def test_home_lists_the_examples(page, app_url):
@@ -20,15 +20,7 @@ def test_home_lists_the_examples(page, app_url):
 def test_draw_a_digit_with_the_mouse(page, app_url, digit):
     page.goto(f"{app_url}/digits")
     page.get_by_text("on the black square").wait_for()  # the empty-canvas state
-    canvas = page.locator("canvas").last
-    canvas.wait_for()
-    box = canvas.bounding_box()
-    for stroke in strokes_at(digit, left=box["x"] + 60, top=box["y"] + 40, size=180):
-        page.mouse.move(*stroke[0])
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(x, y, steps=4)
-        page.mouse.up()
+    draw_digit(page, digit)
     answer = page.get_by_text(re.compile(r"It's an? \d"))
     answer.wait_for()
     assert re.search(r"It's an? (\d)", answer.inner_text()).group(1) == str(digit)
