@@ -58,8 +58,8 @@ with right:
             st.markdown("### That doesn't look like a digit")
             st.caption(
                 f"{prediction.p_not_digit:.0%} likely not a digit (it says so from "
-                f"{digits.NOT_DIGIT_THRESHOLD:.0%}). The closest digit, only as a guess: {prediction.digit} "
-                f"({prediction.confidence:.0%}). Draw one digit from 0 to 9."
+                f"{digits.NOT_DIGIT_THRESHOLD:.0%}). The closest digit, only as a guess: {prediction.digit}. "
+                "Draw one digit from 0 to 9."
             )
         elif prediction.sure:
             st.markdown(f"### It's {article(prediction.digit)} **{prediction.digit}** ({prediction.confidence:.0%} sure)")

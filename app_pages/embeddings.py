@@ -73,9 +73,16 @@ n = left.select_slider("Words on the map (most frequent first)", SIZES, value=DE
 method = left.segmented_control("Map", ["t-SNE", "PCA"], default="t-SNE", key="method") or "t-SNE"
 colour = middle.segmented_control("Colour by", ["clusters", "categories"], default="clusters", key="colour") or "clusters"
 k = middle.slider("k-means clusters", 4, 20, 10, disabled=colour != "clusters")
-perplexity = middle.select_slider("t-SNE perplexity", PERPLEXITIES, value=int(DEFAULT_PERPLEXITY), disabled=method != "t-SNE",
+computable = n <= embeddings.TSNE_COMPUTE_MAX_WORDS  # larger maps: only the precomputed perplexity
+perplexity = middle.select_slider("t-SNE perplexity", PERPLEXITIES, value=int(DEFAULT_PERPLEXITY),
+                                  disabled=method != "t-SNE" or not computable,
                                   help="Roughly how many neighbours each word keeps close. Other values are computed here "
-                                  f"(about 10 s for 2,000 words) and remembered.")
+                                  f"(about 15 s for 2,000 words) and remembered; for more than "
+                                  f"{embeddings.TSNE_COMPUTE_MAX_WORDS:,} words only {DEFAULT_PERPLEXITY:g} (precomputed).")
+if not computable and method == "t-SNE" and perplexity != DEFAULT_PERPLEXITY:
+    middle.caption(f"{n:,} words: shown at perplexity {DEFAULT_PERPLEXITY:g}, precomputed (another would take minutes "
+                   "to compute here).")
+    perplexity = int(DEFAULT_PERPLEXITY)
 picked = right.pills("Try", EXAMPLE_WORDS, key="example_word")
 query = right.text_input("Find a word", value=picked or "", max_chars=MAX_QUERY_CHARS, placeholder="e.g. france")
 

@@ -449,3 +449,14 @@ def test_translate_page_bad_input():
     assert not at.exception
     assert "<script" not in translation(at).split(">", 1)[1]  # whatever comes out is escaped
     assert "😀" in all_text(at)  # named as not in the vocabulary
+
+
+def test_embeddings_page_never_computes_a_large_t_sne_on_request():
+    """5,000 words at perplexity 5 took 10.6 min and +0.9 GB in the server: a large map stays at the precomputed
+    perplexity, and says so."""
+    at = embeddings_page()
+    at.select_slider[1].set_value(5).run()  # perplexity 5 at 1,000 words: computed on the page (a few seconds)
+    at.select_slider[0].set_value(5000).run()
+    assert not at.exception and "t-SNE of the 5,000 most frequent words" in all_text(at)
+    assert "perplexity 30" in all_text(at) and "shown at perplexity 30, precomputed" in all_text(at)
+    assert at.select_slider[1].disabled
