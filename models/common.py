@@ -103,6 +103,13 @@ def alternative_title(alternative: dict) -> str:
     return "Without a GPU" if alternative["hardware"].startswith("CPU") else f"Recipe “{alternative['name']}”"
 
 
+def alternative_lines(meta: dict, results) -> list[str]:
+    """A card line per other recipe: its title, minutes and hardware, `results(alternative)` (the model's words
+    for its numbers), and its command."""
+    return [f"**{alternative_title(a)}:** {a['minutes']:.0f} min on {a['hardware']} give {results(a)}: "
+            f"`{a['command']}`" for a in meta.get("alternatives", [])]
+
+
 def read_card(name: str, weights_dir=None) -> dict:
     return json.loads(checkpoint_paths(name, weights_dir)[1].read_text(encoding="utf-8"))
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch import nn
 
-from models.common import Loaded, alternative_title, get_device, load_checkpoint, run_recording, shared
+from models.common import Loaded, alternative_lines, get_device, load_checkpoint, run_recording, shared
 
 NAME = "photos"
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -311,9 +311,5 @@ def card_text(meta: dict) -> list[str]:
     lines = [f"**CIFAR-10 test accuracy:** {m['test_accuracy']:.2%}; with test-time augmentation "
              f"{m['test_accuracy_tta']:.2%} ({m['test_images']:,} test images)",
              f"**Input:** the photo's largest centred square, resized to {IMAGE_SIZE}×{IMAGE_SIZE}"]
-    for alt in meta.get("alternatives", []):
-        a = alt["metrics"]
-        lines.append(f"**{alternative_title(alt)}:** {alt['minutes']:.0f} min on {alt['hardware']} give "
-                     f"{a['test_accuracy_tta']:.2%} with test-time augmentation ({a['test_accuracy']:.2%} without): "
-                     f"`{alt['command']}`")
-    return lines
+    return lines + alternative_lines(meta, lambda a: f"{a['metrics']['test_accuracy_tta']:.2%} with test-time "
+                                                  f"augmentation ({a['metrics']['test_accuracy']:.2%} without)")

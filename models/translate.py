@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.common import Loaded, alternative_title, get_device, load_checkpoint, shared
+from models.common import Loaded, alternative_lines, get_device, load_checkpoint, shared
 
 NAME = "translate"
 PAD, UNK, BOS, EOS = 0, 1, 2, 3  # SentencePiece ids fixed at tokenizer training
@@ -443,9 +443,6 @@ def card_text(meta: dict) -> list[str]:
                      "hypotheses and references normalised alike (NFKC).")
     lines.append(f"**Model selection:** epoch {meta['selected_epoch']} of {len(meta['curve'])}, best greedy BLEU on "
                  f"the validation sets ({data['val_tatoeba_sentences']:,} Tatoeba sentences + Multi30k val)")
-    for alt in meta.get("alternatives", []):
-        a = alt["metrics"]
-        lines.append(f"**{alternative_title(alt)}:** {alt['parameters']:,} parameters, {alt['minutes']:.0f} min on "
-                     f"{alt['hardware']}: BLEU {a['tatoeba']['beam5']['bleu']:.1f} (Tatoeba) and "
-                     f"{a['multi30k']['beam5']['bleu']:.1f} (Multi30k) with beam 5: `{alt['command']}`")
-    return lines
+    return lines + alternative_lines(meta, lambda a: f"BLEU {a['metrics']['tatoeba']['beam5']['bleu']:.1f} (Tatoeba) "
+                                                  f"and {a['metrics']['multi30k']['beam5']['bleu']:.1f} (Multi30k) with "
+                                                  f"beam 5, with a {a['parameters'] / 1e6:.1f}M-parameter network")
