@@ -64,7 +64,6 @@ EXAMPLES = [
             lambda meta: f"WordSim-353 ρ = {meta['metrics']['wordsim353_spearman']:.3f}, analogies "
                          f"{meta['metrics']['analogy_accuracy']:.1%}"),
 ]
-BY_NAME = {example.name: example for example in EXAMPLES}
 
 
 def sections() -> dict[str, list[Example]]:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from benchmarks import loadtest
 from benchmarks.flows import FLOWS, Flow, Step, check
-from harness.browser import CANVAS_RECTS_JS, CANVAS_SELECTOR, CHROMIUM, CHROMIUM_ARGS, canvas_box
+from harness.browser import CANVAS_POLL, CANVAS_RECTS_JS, CANVAS_SELECTOR, CHROMIUM, CHROMIUM_ARGS, CanvasWatch
 from harness.drawing import strokes_at
 from harness.voices import EspeakMissing, espeak_wav
 
@@ -132,19 +132,12 @@ class BrowserViewer(loadtest.Viewer):
         await page.mouse.up()
         return t
 
-    async def canvas_box(self, poll: float = 0.05) -> dict:
-        """The drawing canvas's box, once it stays where the pen goes (see harness.browser.canvas_box)."""
-        looks = self.page.locator(CANVAS_SELECTOR)
-        deadline, last = time.perf_counter() + self.timeout, None
-        while True:
-            rects = await looks.evaluate_all(CANVAS_RECTS_JS)
-            box = canvas_box(rects)
-            if box is not None and box == last:
-                return box
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"no drawing canvas ready within {self.timeout:g} s (seen: {rects})")
-            last = box
-            await self.page.wait_for_timeout(poll * 1000)
+    async def canvas_box(self) -> dict:
+        """The drawing canvas's box, once it stays where the pen goes (see harness.browser)."""
+        watch, looks = CanvasWatch(self.timeout), self.page.locator(CANVAS_SELECTOR)
+        while (box := watch.settled(await looks.evaluate_all(CANVAS_RECTS_JS))) is None:
+            await self.page.wait_for_timeout(CANVAS_POLL * 1000)
+        return box
 
     async def type_in(self, flow: Flow, step: Step, answer) -> float:
         box = self.page.get_by_label(step.label)

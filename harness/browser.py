@@ -22,25 +22,34 @@ CANVAS_RECTS_JS = """canvases => canvases.map(c => {
 })"""
 
 
-def canvas_box(rects: list[dict]) -> dict | None:
-    """The drawing canvas's box from CANVAS_RECTS_JS's rectangles, or None while it is not in place."""
-    tops = [{k: v for k, v in r.items() if k != "top"} for r in rects if r["top"]]
-    under = [{k: v for k, v in r.items() if k != "top"} for r in rects if not r["top"]]
-    return tops[0] if len(tops) == len(under) == 1 and tops == under and tops[0]["width"] > 0 else None
+CANVAS_POLL = 0.05  # seconds between looks
 
 
-def settled_canvas_box(page, timeout: float = 60, poll: float = 0.05) -> dict:
-    """The digit page's drawing canvas's box once it stays put (a sync Playwright page)."""
-    deadline, last = time.perf_counter() + timeout, None
-    while True:
-        rects = page.locator(CANVAS_SELECTOR).evaluate_all(CANVAS_RECTS_JS)
-        box = canvas_box(rects)
-        if box is not None and box == last:
+class CanvasWatch:
+    """Successive looks at the canvases (CANVAS_RECTS_JS's rectangles) until the drawing canvas stays put."""
+
+    def __init__(self, timeout: float = 60):
+        self.timeout, self.deadline, self.last = timeout, time.perf_counter() + timeout, None
+
+    def settled(self, rects: list[dict]) -> dict | None:
+        """The drawing canvas's box once two looks in a row agree; None: look again. TimeoutError past the time."""
+        tops = [{k: v for k, v in r.items() if k != "top"} for r in rects if r["top"]]
+        under = [{k: v for k, v in r.items() if k != "top"} for r in rects if not r["top"]]
+        box = tops[0] if len(tops) == len(under) == 1 and tops == under and tops[0]["width"] > 0 else None
+        if box is not None and box == self.last:
             return box
-        if time.perf_counter() > deadline:
-            raise TimeoutError(f"no drawing canvas ready within {timeout:g} s (seen: {rects})")
-        last = box
-        page.wait_for_timeout(poll * 1000)
+        if time.perf_counter() > self.deadline:
+            raise TimeoutError(f"no drawing canvas ready within {self.timeout:g} s (seen: {rects})")
+        self.last = box
+        return None
+
+
+def settled_canvas_box(page, timeout: float = 60) -> dict:
+    """The digit page's drawing canvas's box once it stays put (a sync Playwright page)."""
+    watch = CanvasWatch(timeout)
+    while (box := watch.settled(page.locator(CANVAS_SELECTOR).evaluate_all(CANVAS_RECTS_JS))) is None:
+        page.wait_for_timeout(CANVAS_POLL * 1000)
+    return box
 
 
 def draw_digit(page, digit: int) -> None:

@@ -87,11 +87,16 @@ def card_problems(meta: dict, name: str | None = None) -> list[str]:
     return problems
 
 
-def write_card(meta: dict, name: str, weights_dir=None) -> Path:
-    """Write a model card (the checkpoint's JSON) after validating it: the one function that writes one."""
+def check_card(meta: dict, name: str) -> None:
+    """ValueError naming what is wrong with a model card, if anything."""
     problems = card_problems(meta, name)
     if problems:
         raise ValueError(f"model card {name}: " + "; ".join(problems))
+
+
+def write_card(meta: dict, name: str, weights_dir=None) -> Path:
+    """Write a model card (the checkpoint's JSON) after validating it: the one function that writes one."""
+    check_card(meta, name)
     _, json_path = checkpoint_paths(name, weights_dir)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -126,9 +131,7 @@ def record_alternative(name: str, alternative: dict, weights_dir=None) -> dict:
 def save_checkpoint(model: torch.nn.Module | dict, meta: dict, name: str, weights_dir=None) -> tuple[Path, Path]:
     """Write the state_dict (or a dict of tensors) as safetensors and the card `meta` as JSON beside it."""
     st_path, json_path = checkpoint_paths(name, weights_dir)
-    problems = card_problems(meta, name)  # before anything is written: a bad card must not replace a good one
-    if problems:
-        raise ValueError(f"model card {name}: " + "; ".join(problems))
+    check_card(meta, name)  # before anything is written: a bad card must not replace good weights
     st_path.parent.mkdir(parents=True, exist_ok=True)
     tensors = model if isinstance(model, dict) else model.state_dict()
     state = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}

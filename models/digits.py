@@ -45,8 +45,8 @@ MIN_INK_PIXELS = 4
 # Below this top probability the page says "not sure" instead of naming a digit.
 CONFIDENCE_THRESHOLD = 0.7
 # At or above this probability of "not a digit", the page says "that doesn't look like a digit" (and shows the
-# best digit only as a guess). 0.5: more likely not a digit than a digit; not tuned on any test set. Measured (models/weights/digits.json): MNIST test digits flagged, generated
-# scribbles flagged.
+# best digit only as a guess). 0.5: more likely not a digit than a digit; not tuned on any test set. What it
+# gives (MNIST test digits flagged, generated scribbles flagged) is in models/weights/digits.json.
 NOT_DIGIT_THRESHOLD = 0.5
 # Refuse images larger than this many pixels before doing any work on them.
 MAX_PIXELS = 4096 * 4096

@@ -223,9 +223,13 @@ class Embeddings:
     def precomputed_sizes(self) -> list[int]:
         return sorted(int(k.split("_")[1]) for k in self.views if k.startswith("tsne_"))
 
+    def _precomputed(self, n: int, method: str, perplexity: float) -> np.ndarray | None:
+        """The shipped t-SNE view for these settings, if there is one."""
+        return self.views.get(f"tsne_{n}") if method != "PCA" and perplexity == DEFAULT_PERPLEXITY else None
+
     def needs_computation(self, n: int, method: str = "t-SNE", perplexity: float = DEFAULT_PERPLEXITY) -> bool:
         """Whether `view` would run a t-SNE (seconds): neither precomputed nor computed before."""
-        return (method == "t-SNE" and not (perplexity == DEFAULT_PERPLEXITY and f"tsne_{n}" in self.views)
+        return (method == "t-SNE" and self._precomputed(n, method, perplexity) is None
                 and (n, method, float(perplexity)) not in self._computed)
 
     def view(self, n: int, method: str = "t-SNE", perplexity: float = DEFAULT_PERPLEXITY, progress=None) -> np.ndarray:
@@ -234,8 +238,9 @@ class Embeddings:
         What is computed is kept (the last COMPUTED_VIEWS), for every caller of this object."""
         from models import tsne
 
-        if method != "PCA" and perplexity == DEFAULT_PERPLEXITY and f"tsne_{n}" in self.views:
-            return self.views[f"tsne_{n}"]
+        shipped = self._precomputed(n, method, perplexity)
+        if shipped is not None:
+            return shipped
         key = (n, method, float(perplexity))
         if key not in self._computed:
             unit = self.unit[:n].numpy()

@@ -107,16 +107,19 @@ def training_record(module: str, cfg, seconds: float, process_start: float, prec
 
 
 @torch.no_grad()
-def evaluate(model, x: torch.Tensor, y: torch.Tensor, device, batch_size: int = 1000, forward=None) -> tuple[float, float]:
-    """-> (mean cross-entropy, accuracy) of `model` on (x, y), in eval mode and bf16 autocast.
-    `forward(model, batch)` replaces `model(batch)` (for test-time augmentation)."""
+def logits_on(model, x: torch.Tensor, device, batch_size: int = 1000, forward=None) -> torch.Tensor:
+    """The CNN's outputs on images x, in eval mode, channels_last and bf16 autocast (as the page runs it) ->
+    (N, outputs) float on the CPU. `forward(model, batch)` replaces `model(batch)` (test-time augmentation)."""
     model.eval()
-    loss, correct = 0.0, 0
+    out = []
     for i in range(0, len(x), batch_size):
         xb = x[i : i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
-        yb = y[i : i + batch_size].to(device)
         with autocast(device):
-            logits = (forward(model, xb) if forward else model(xb)).float()
-        loss += F.cross_entropy(logits, yb, reduction="sum").item()
-        correct += (logits.argmax(1) == yb).sum().item()
-    return loss / len(x), correct / len(x)
+            out.append((forward(model, xb) if forward else model(xb)).float().cpu())
+    return torch.cat(out)
+
+
+def evaluate(model, x: torch.Tensor, y: torch.Tensor, device, batch_size: int = 1000, forward=None) -> tuple[float, float]:
+    """-> (mean cross-entropy, accuracy) of `model` on (x, y), measured on `logits_on`."""
+    logits, y = logits_on(model, x, device, batch_size, forward), y.cpu()
+    return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from models import digits
 from models.common import WEIGHTS_DIR, autocast, count_parameters, save_checkpoint
 from train import scribbles
-from train.common import cnn_precision, default_data_dir, parse_config, start_run, training_record
+from train.common import cnn_precision, default_data_dir, logits_on, parse_config, start_run, training_record
 
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -115,24 +115,11 @@ def decisions(logits: torch.Tensor) -> torch.Tensor:
     return torch.where(p_not >= digits.NOT_DIGIT_THRESHOLD, NOT_DIGIT_LABEL, digit_probs.argmax(1))
 
 
-@torch.no_grad()
-def logits_of(model, x: torch.Tensor, device, batch_size: int = 1000) -> torch.Tensor:
-    """The network's outputs on x, in eval mode, channels_last and bf16 autocast (as train.common.evaluate
-    measures and the page runs) -> (N, outputs) float on the CPU."""
-    model.eval()
-    out = []
-    for i in range(0, len(x), batch_size):
-        xb = x[i : i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
-        with autocast(device):
-            out.append(model(xb).float().cpu())
-    return torch.cat(out) if out else torch.zeros(0, digits.Config().outputs)
-
-
 def measure(model, x: torch.Tensor, y: torch.Tensor, device) -> dict:
     """Digits (labels 0-9) -> loss (`loss_of`), accuracy (the best of the ten digits, as the page names it),
     flagged (the fraction the page would call not a digit), correct_and_not_flagged, and the flagged ones'
     indices. Not-a-digit drawings (label 10) -> loss and flagged."""
-    logits = logits_of(model, x, device)
+    logits = logits_on(model, x, device)
     y = y.cpu()
     digit_probs, p_not = digits.decide(logits)
     flagged = p_not >= digits.NOT_DIGIT_THRESHOLD
