@@ -40,7 +40,18 @@ def _translate(meta: dict) -> str:
             f"{m['multi30k']['beam5']['bleu']:.1f} on Multi30k test 2016")
 
 
+def _live(meta: dict) -> str:
+    table = meta["metrics"]["by_preset"]["default"]
+    shortest, longest = min(table, key=float), max(table, key=float)
+    return (f"a small CNN reaches {table[shortest]['test_accuracy']:.1%} of the MNIST test digits after "
+            f"{shortest} s of training, {table[longest]['test_accuracy']:.2%} after {longest} s")
+
+
 EXAMPLES = [
+    Example("live", "Watch a network learn", ":material/model_training:", "Learning",
+            "The review's Figure 1 as a playground: a small network bends the plane until two classes come apart, "
+            "with every forward value and backward derivative shown. Then train a digit network in seconds, "
+            "and test it on your own drawing.", "Backpropagation; learning representations (Figure 1)", _live),
     Example("digits", "Draw a digit", ":material/draw:", "Vision",
             "A convolutional network trained with backpropagation on MNIST reads your handwriting, "
             "and shows the feature maps of each layer.", "Backpropagation; convolutional neural networks",
