@@ -51,6 +51,7 @@ PROGRESS_EVERY = 0.5  # seconds of training between two progress reports
 WATCH_DIGITS = 1000  # the test digits scored during training (all 10,000 at the end)
 GRID_DIGITS = 40  # of those, the first ones: the page's grid of test digits with their current predictions
 EVAL_BATCH = 1000
+TRAINING_THREADS = 1  # torch threads per training (see train_digits): two trainings fill a 2-core machine
 
 
 # ---------------------------------------------------------------- the data that ships with the app
@@ -221,10 +222,22 @@ def weight_images(net: nn.Sequential) -> np.ndarray:
 
 def train_digits(seconds: float, preset: str = "default", seed: int = 0, on_progress: Callable | None = None,
                  data: Mnist | None = None, config: Config | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> Result:
+                 should_stop: Callable[[], bool] | None = None, threads: int | None = TRAINING_THREADS) -> Result:
     """Train a preset's network from random weights for `seconds` of training time (the evaluations on the
     watched test digits not counted) and score it on all 10,000 test digits. `on_progress(Progress)` is called
-    every PROGRESS_EVERY s; `should_stop()` ends it early. Uses the calling thread's torch threads."""
+    every PROGRESS_EVERY s; `should_stop()` ends it early. `threads`: torch's threads meanwhile (None: as they
+    are). One by default, as the page trains: on 2 cores, two threads lose more to waiting for each other
+    whenever anything else runs (a step took 0.5 s instead of 20 ms next to a browser) than they gain."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _train(seconds, preset, seed, on_progress, data, config, should_stop)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(seconds, preset, seed, on_progress, data, config, should_stop) -> Result:
     data = data or default_model().data
     cfg = config or preset_config(preset)
     seconds = min(float(seconds), MAX_SECONDS)
@@ -326,7 +339,6 @@ def read_png(net: nn.Module, data: bytes) -> Reading:
 # ---------------------------------------------------------------- many viewers: a queue, a cap, a time limit
 
 MAX_RUNNING = 2  # trainings at once per server; the others wait their turn (the page says where they are)
-TRAINING_THREADS = 1  # torch threads per training: two trainings fill this 2-core machine, and inference stays at 1
 LEAVE_AFTER = 10.0  # seconds without the page asking about a run: its viewer left, so it stops (or leaves the queue)
 
 
@@ -381,7 +393,6 @@ class Run:
             return
         try:
             self.state = "training"
-            torch.set_num_threads(TRAINING_THREADS)
             self.result = train_digits(self.seconds, seed=self.seed, on_progress=self._report,
                                        data=self._trainings.data, config=self.config, should_stop=self._abandoned)
             self.state = "stopped" if self.result.stopped else "done"

@@ -48,7 +48,7 @@ def measure(presets: list[str], budgets: list[float], seeds: int, data: live.Mni
     for preset in presets:
         table[preset] = {}
         for budget in budgets:
-            runs = [live.train_digits(budget, preset, seed=seed, data=data) for seed in range(seeds)]
+            runs = [live.train_digits(budget, preset, seed=seed, data=data, threads=None) for seed in range(seeds)]
             accuracy = statistics.median(r.test_accuracy for r in runs)
             steps = statistics.median(r.steps for r in runs)
             batch = live.PRESETS[preset].config.batch_size
@@ -67,7 +67,8 @@ def train(cfg: TrainConfig) -> dict:
     data = live.read_mnist()
     table = measure(cfg.presets.split(","), [float(b) for b in cfg.budgets.split(",")], cfg.seeds, data)
     start = time.time()
-    result = live.train_digits(cfg.seconds, "default", seed=cfg.seed, data=data, on_progress=lambda p: None)
+    result = live.train_digits(cfg.seconds, "default", seed=cfg.seed, data=data, on_progress=lambda p: None,
+                               threads=None)  # as start_run set them (--threads)
     seconds = time.time() - start
     default = live.PRESETS["default"]
     meta = {
