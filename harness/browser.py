@@ -56,6 +56,7 @@ def draw_digit(page, digit: int) -> None:
     """Draw `digit` with the mouse on the digit page's canvas (harness.drawing's pen strokes)."""
     from harness.drawing import strokes_at
 
+    page.locator("canvas.upper-canvas").scroll_into_view_if_needed()  # mouse coordinates are the viewport's
     box = settled_canvas_box(page)
     for stroke in strokes_at(digit, left=box["x"] + 60, top=box["y"] + 40, size=180):
         page.mouse.move(*stroke[0])

@@ -160,3 +160,30 @@ def test_teach_it_your_voice_keeps_its_result_and_recordings_in_view(microphone_
     for i in range(4):  # each recording can still be played
         assert recorders.nth(i).get_by_role("button", name="Play").is_visible()
         assert recorders.nth(i).get_by_test_id("stAudioInputWaveformTimeCode").inner_text() != "00:00"
+
+
+def test_train_a_digit_network_watch_it_learn_stop_and_compare_on_a_drawing(page, app_url):
+    page.goto(f"{app_url}/live")
+    page.get_by_text("Train a digit network", exact=True).click()
+    page.get_by_text("Press Start: a network").wait_for()
+    page.get_by_role("button", name=re.compile("Start")).click()
+    accuracy = page.get_by_test_id("stMetric").filter(has_text="Test accuracy").get_by_test_id("stMetricValue")
+    accuracy.wait_for()
+    seen = []
+    for _ in range(60):  # it streams: the accuracy on the watched test digits rises while it trains
+        seen.append(float(accuracy.inner_text().rstrip("%")))
+        if len(set(seen)) >= 3 and seen[-1] > seen[0]:
+            break
+        page.wait_for_timeout(300)
+    assert len(set(seen)) >= 3 and seen[-1] > seen[0], seen
+    page.get_by_role("button", name=re.compile("Stop")).click()
+    page.get_by_text("Draw a digit: your network against the shipped one").wait_for()
+    page.get_by_text("Stopped before its time budget").wait_for()
+    draw_digit(page, 7)
+    mine = page.get_by_text("Your network", exact=True)
+    mine.wait_for()
+    answers = page.get_by_role("heading", name=re.compile(r"^(It's an? \d|Not sure)"))
+    answers.nth(1).wait_for()
+    texts = [answers.nth(i).inner_text() for i in range(answers.count())]
+    assert len(texts) == 2 and texts[1].startswith("It's a 7"), texts  # the shipped network reads it
+    assert page.get_by_text("Traceback").count() == 0

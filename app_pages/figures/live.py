@@ -27,7 +27,7 @@ def learning_curves(points: list[dict], reference: list[dict], budget: float) ->
                         legendgroup=name, showlegend=False, row=1, col=2)
     longest = max([budget] + [p["seconds"] for p in reference[-1:]])
     fig.update_xaxes(title="seconds of training", range=[0, longest * 1.02])
-    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_yaxes(type="log", dtick=1, row=1, col=1)  # ticks at powers of ten
     fig.update_yaxes(tickformat=".1%", range=[0.9, 1.0], row=1, col=2)
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25),
                       uirevision="live")  # keep the viewer's zoom between refreshes
@@ -47,7 +47,8 @@ def weight_mosaic(weights: np.ndarray, count: int, columns: int, title: str) -> 
     return go.Figure(
         go.Heatmap(z=mosaic, colorscale="RdBu", reversescale=True, zmin=-1, zmax=1, showscale=False,
                    hoverinfo="skip", hoverongaps=False),
-        layout=dict(title=dict(text=title), height=80 + rows * 42, margin=dict(l=0, r=0, t=50, b=0),
+        layout=dict(title=dict(text=title), height=(50 if title else 10) + rows * 42,
+                    margin=dict(l=0, r=0, t=50 if title else 10, b=0),
                     xaxis=dict(visible=False, constrain="domain"),
                     yaxis=dict(visible=False, autorange="reversed", scaleanchor="x")),
     )

@@ -12,7 +12,7 @@ from ui.loading import load_model
 BUDGETS = [5, 10, 15, 30, 60]  # seconds of training a viewer can ask for (live.MAX_SECONDS at most)
 RATES = [5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2]
 REFRESH = 0.5  # seconds between two redraws while training or waiting
-CANVAS_SIZE = 200
+CANVAS_SIZE = 280  # as on the digit page (harness.browser.draw_digit draws on it too)
 WEIGHTS_SHOWN = 32
 
 
@@ -107,8 +107,8 @@ def _progress(reference: live.Reference, meta: dict) -> None:
         whose = "our 30 s run"
     left, right = st.columns([1, 1.4])
     kind = "unit" if weights.shape[1] == live.IMAGE_SIZE else "filter"
-    left.plotly_chart(weight_mosaic(weights, WEIGHTS_SHOWN, 8, f"First-layer weights of {whose} (one {kind} "
-                                    "each; red +, blue −)"), key="live_weights")
+    left.markdown(f"**First-layer weights of {whose}:** one {kind} each (red +, blue −)")
+    left.plotly_chart(weight_mosaic(weights, WEIGHTS_SHOWN, 8, ""), key="live_weights")
     wrong = int((predictions != truths).sum())
     right.markdown(f"**{len(truths)} test digits, read by {whose}:** {wrong} wrong (red)")
     right.plotly_chart(digit_grid(images, truths, predictions), key="live_grid")
