@@ -193,3 +193,26 @@ def test_page_trains_streams_and_compares_with_the_shipped_network():
     at.run()
     answers = [m.value for m in at.markdown if m.value.startswith("#### ")]
     assert len(answers) == 2 and all("7" in a for a in answers), answers
+
+
+def test_page_says_when_a_training_waits_for_a_free_slot_and_starts_it_when_one_frees():
+    from models.common import shared
+    at = live_page()
+    trainings = shared(live.NAME).model.trainings  # the server's queue, which the page's sessions share
+    others = [trainings.start(30, live.preset_config("default", 0.5)) for _ in range(trainings.slots)]
+    try:
+        while not all(run.state == "training" for run in others):
+            time.sleep(0.05)
+        next(b for b in at.button if b.label == "Start").click().run()
+        text = " ".join(w.value for w in at.warning)
+        assert f"{trainings.slots} trainings are running" in text and "You are **1st in line**" in text, text
+        assert at.session_state["live_run"].state == "waiting"
+    finally:
+        for run in others:
+            run.stop()
+    deadline = time.monotonic() + 20
+    while at.session_state["live_run"].state == "waiting" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        at.run()
+    assert at.session_state["live_run"].state in ("training", "done")
+    next(b for b in at.button if b.label == "Stop").click().run()

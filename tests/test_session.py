@@ -143,3 +143,51 @@ def test_a_long_session_over_every_page_keeps_memory_flat_and_answers_right():
     # The same answers at the end as at the start (checked in each step), and memory flat.
     assert after <= warm * 1.05 and after <= warm + 60, f"RSS {warm:.0f} MB after warm-up -> {after:.0f} MB"
     print(f"{viewer.interactions - start} interactions: RSS {warm:.0f} -> {after:.0f} MB")
+
+
+def test_twenty_trainings_in_one_session_keep_memory_bounded_and_leave_no_thread_behind():
+    """The live page's digit training, over and over in one session: start, watch it learn, stop, draw and compare.
+    Each run holds one small network; none may pile up (memory, threads), and each must answer."""
+    import threading
+    import time
+
+    viewer = Viewer()
+    viewer.open("live")
+    at = viewer.at
+    at.segmented_control(key="part").set_value("Train a digit network")
+    viewer.run()
+    at.select_slider(key="live_budget").set_value(5)
+    viewer.run()
+
+    def training(k: int) -> None:
+        next(b for b in at.button if b.label == "Start").click()
+        viewer.run()
+        deadline = time.monotonic() + 30
+        while at.session_state["live_run"].progress is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            viewer.run()
+        time.sleep(0.5)
+        next(b for b in at.button if b.label == "Stop").click()
+        viewer.run()
+        while at.session_state["live_run"].active and time.monotonic() < deadline:
+            time.sleep(0.1)
+            viewer.run()
+        viewer.run()
+        assert at.session_state["live_run"].state == "stopped"
+        at.session_state[f"live_canvas_{at.session_state['live_canvas']}"] = canvas_state(render(k % 10, 60, 40, 180, 18))
+        viewer.run()
+        answers = [m.value for m in at.markdown if m.value.startswith("#### ")]
+        assert len(answers) == 2 and answers[1].startswith(f"#### It's a{'n' if k % 10 == 8 else ''} {k % 10}"), answers
+
+    threads = threading.active_count()
+    for k in range(2):
+        training(k)
+    gc.collect()
+    warm = rss_mb()
+    for k in range(2, 22):
+        training(k)
+    gc.collect()
+    after = rss_mb()
+    assert after <= warm * 1.05 and after <= warm + 60, f"RSS {warm:.0f} MB after 2 trainings -> {after:.0f} MB after 22"
+    assert threading.active_count() <= threads, [t.name for t in threading.enumerate()]
+    print(f"20 trainings: RSS {warm:.0f} -> {after:.0f} MB")
