@@ -216,3 +216,4 @@ def test_page_says_when_a_training_waits_for_a_free_slot_and_starts_it_when_one_
         at.run()
     assert at.session_state["live_run"].state in ("training", "done")
     next(b for b in at.button if b.label == "Stop").click().run()
+    assert at.session_state["live_run"].wait(10)  # a thread still in torch at the interpreter's exit aborts it
