@@ -479,3 +479,21 @@ def default_model() -> Reference:
 
 def config_dict(cfg: Config) -> dict:
     return asdict(cfg)
+
+
+# ---------------------------------------------------------------- the model card's text
+
+
+def card_text(meta: dict) -> list[str]:
+    """The card's measured lines (markdown): the shipped run, and every preset against the clock."""
+    m = meta["metrics"]
+    lines = [f"**Shipped run:** {m['test_accuracy']:.2%} of the {m['test_images']:,} MNIST test digits after "
+             f"{m['seconds']:.0f} s of training ({m['steps']:,} steps of 128 digits, {m['threads']} thread)"]
+    for preset, row in m["by_preset"].items():
+        title = meta["presets"][preset]["title"] if preset in meta.get("presets", {}) else preset
+        times = ", ".join(f"{r['test_accuracy']:.2%} after {s} s" for s, r in sorted(row.items(), key=lambda kv: float(kv[0])))
+        lines.append(f"**{title}** ({meta['presets'][preset]['parameters']:,} parameters), fresh runs on the same "
+                     f"machine: {times}")
+    lines.append(f"**Input:** {IMAGE_SIZE}×{IMAGE_SIZE} grey levels; a drawing goes through the digit page's "
+                 "preprocessing (models.digits.preprocess)")
+    return lines
