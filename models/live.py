@@ -232,7 +232,8 @@ def train_digits(seconds: float, preset: str = "default", seed: int = 0, on_prog
     if threads:
         torch.set_num_threads(threads)
     try:
-        return _train(seconds, preset, seed, on_progress, data, config, should_stop)
+        with torch.inference_mode(False), torch.enable_grad():  # whatever mode the caller is in: this learns
+            return _train(seconds, preset, seed, on_progress, data, config, should_stop)
     finally:
         torch.set_num_threads(before)
 

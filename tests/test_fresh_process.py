@@ -140,6 +140,21 @@ def test_embeddings_in_any_order():
     assert out.split() == ["queen", "True"]
 
 
+def test_live_in_any_order():
+    """A drawing read by the shipped run before any training, a training inside inference mode, then both again:
+    the shipped network is never an inference tensor, and a training's network reads drawings."""
+    out = run_fresh("""
+        from models import live
+        shipped = live.default_model().net
+        first = live.read_drawing(shipped, digit_drawing()).digit
+        with torch.inference_mode():  # as a caller might be: training must still work
+            result = live.train_digits(1.5, data=live.default_model().data)
+        assert result.test_accuracy > 0.9, result.test_accuracy
+        print(first, live.read_drawing(result.net, digit_drawing()).digit, live.read_drawing(shipped, digit_drawing()).digit)
+    """)
+    assert out.split() == ["3", "3", "3"]
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_each_model_is_loaded_once_per_process(name):
     """ui.load_model twice, and the module's own default (if it has one), give one object; the weights file
