@@ -188,7 +188,7 @@ def test_spirals_need_depth():
 
 
 def test_the_fig_1a_preset_has_a_2_unit_last_hidden_layer_and_separates_the_classes_there():
-    name = "Fig. 1a: a hidden layer straightens the moons"
+    name = "Fig. 1a: moons straightened"
     p = pg.PRESETS[name]
     assert p.config.hidden[-1] == 2
     data = preset_data(name)
@@ -252,3 +252,150 @@ def test_hidden_space_does_not_flip_between_frames():
         frame, h = pg.hidden_space(net, data, previous=previous), centred_hidden()
         assert np.linalg.norm(frame.train - previous.train) < 1.5 * np.linalg.norm(h - h_before)
         previous, h_before = frame, h
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The page's Part 1 in AppTest
+# ---------------------------------------------------------------------------------------------------------
+
+
+def live_page():
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("app_pages/live.py").run()
+    assert not at.exception and not at.error
+    return at
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def loss(at) -> float:
+    return float(metrics(at)["Training loss"])
+
+
+def click(at, key: str):
+    at.button(key=key).click().run()
+    assert not at.exception and not at.error
+    return at
+
+
+def chart_titles(at) -> list[str]:
+    import json
+
+    return [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+
+
+def test_page_opens_with_every_figure():
+    at = live_page()
+    assert metrics(at)["Step"] == "0" and metrics(at)["Status"] == "paused"
+    titles = chart_titles(at)
+    for start in ("Decision regions", "Fig. 1a: the input plane as hidden layer 2", "Loss", "Every hidden unit",
+                  "Training point 0 at step 0", "Hidden layer 1, unit 1"):
+        assert any(t.startswith(start) for t in titles), (start, titles)
+    assert "3-D PCA of its 8 units" in " ".join(titles)  # the default network's last hidden layer has 8 units
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 8 + 8 + 1  # a row per unit above the input
+
+
+def test_step_reset_and_settings_that_keep_or_renew_the_network():
+    at = live_page()
+    click(at, "pg_step")
+    assert metrics(at)["Step"] == "1"
+    click(at, "pg_step")
+    assert metrics(at)["Step"] == "2" and any("at step 2" in t for t in chart_titles(at))
+    at.select_slider(key="pg_lr").set_value(0.1).run()  # learning rate, batch, L2, optimizer: the same network
+    at.select_slider(key="pg_batch").set_value(16).run()
+    at.select_slider(key="pg_l2").set_value(0.001).run()
+    at.segmented_control(key="pg_optimizer").set_value("sgd").run()
+    assert metrics(at)["Step"] == "2"
+    net = at.session_state["pg_net"]
+    assert (net.config.learning_rate, net.config.batch_size, net.config.l2, net.config.optimizer) == (0.1, 16, 0.001, "sgd")
+    click(at, "pg_reset")
+    assert metrics(at)["Step"] == "0"
+    click(at, "pg_step")
+    at.slider(key="pg_units_1").set_value(5).run()  # a new architecture: a new network
+    assert metrics(at)["Step"] == "0" and at.session_state["pg_net"].config.hidden == (8, 5)
+    click(at, "pg_step")
+    at.selectbox(key="pg_dataset").set_value("xor").run()  # new data: a new network
+    assert metrics(at)["Step"] == "0" and at.session_state["pg_data"].name == "xor"
+
+
+def test_a_preset_sets_its_controls_and_trains():
+    at = live_page()
+    name = "Spirals need depth: 3 layers"
+    preset = pg.PRESETS[name]
+    click(at, f"pg_preset_{list(pg.PRESETS).index(name)}")
+    assert at.selectbox(key="pg_dataset").value == preset.dataset
+    assert at.slider(key="pg_noise").value == preset.noise
+    assert at.slider(key="pg_layers").value == 3
+    assert [at.slider(key=f"pg_units_{k}").value for k in range(3)] == list(preset.config.hidden)
+    assert at.segmented_control(key="pg_activation").value == preset.config.activation
+    assert at.select_slider(key="pg_lr").value == preset.config.learning_rate
+    assert at.select_slider(key="pg_batch").value == preset.config.batch_size
+    assert at.select_slider(key="pg_speed").value == preset.steps_per_frame
+    assert preset.notice in at.info[0].value
+    assert metrics(at)["Status"] == "training…" and int(metrics(at)["Step"].replace(",", "")) == preset.steps_per_frame
+    click(at, "pg_pause")
+    assert metrics(at)["Status"] == "paused"
+    step = metrics(at)["Step"]
+    at.run()
+    assert metrics(at)["Step"] == step  # paused: no more steps
+
+
+def test_training_in_one_session_keeps_the_loss_going_down():
+    at = live_page()
+    at.selectbox(key="pg_dataset").set_value("xor").run()
+    at.select_slider(key="pg_speed").set_value(20).run()
+    start = loss(at)
+    click(at, "pg_train")
+    losses = [loss(at)]
+    for _ in range(5):
+        at.run()  # each run of the page is one frame of training: 20 steps
+        assert not at.exception
+        losses.append(loss(at))
+    assert metrics(at)["Step"] == "120"
+    assert losses[0] < start and losses[-1] < 0.5 * losses[0]
+    assert sum(b < a for a, b in zip(losses, losses[1:])) >= 4  # down from frame to frame, bar the odd one
+    # "max": as many steps as fit in the page's time budget
+    at.select_slider(key="pg_speed").set_value(0).run()
+    assert int(metrics(at)["Step"].replace(",", "")) > 120 + 100
+
+
+def test_training_pauses_by_itself_after_the_time_limit():
+    from app_pages.learning import playground as part
+
+    at = live_page()
+    click(at, "pg_train")
+    at.session_state["pg_started"] = at.session_state["pg_started"] - part.MAX_TRAINING_SECONDS - 1
+    at.run()
+    assert not at.exception and metrics(at)["Status"] == "paused" and not at.session_state["pg_running"]
+
+
+def test_the_chosen_point_and_unit():
+    at = live_page()
+    at.slider(key="pg_point").set_value(10).run()
+    x = at.session_state["pg_data"].x_train[10]
+    assert any(t.startswith("Training point 10 ") for t in chart_titles(at))
+    assert f"x = ({x[0]:+.2f}, {x[1]:+.2f})" in " ".join(m.value for m in at.markdown)
+    at.selectbox(key="pg_unit").set_value("2.3").run()
+    assert "Hidden layer 2, unit 3: its output y" in chart_titles(at)
+    at.slider(key="pg_layers").set_value(1).run()  # the unit chosen is gone: back to the first one
+    assert not at.exception and "Hidden layer 1, unit 1: its output y" in chart_titles(at)
+
+
+def test_every_dataset_with_every_activation():
+    at = live_page()
+    for dataset in pg.DATASETS:
+        at.selectbox(key="pg_dataset").set_value(dataset).run()
+        for activation in pg.ACTIVATIONS:
+            at.segmented_control(key="pg_activation").set_value(activation).run()
+            click(at, "pg_step")
+            assert metrics(at)["Step"] == "1", (dataset, activation)
+            assert at.session_state["pg_net"].config.activation == activation
+    at.slider(key="pg_layers").set_value(3).run()
+    at.slider(key="pg_units_2").set_value(2).run()  # a 2-unit last hidden layer: Fig. 1a in 2-D
+    assert not at.exception and any("its 2 units' outputs as the axes" in t for t in chart_titles(at))
