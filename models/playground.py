@@ -451,18 +451,18 @@ class Preset:
 SPIRALS = Config(hidden=(8, 8), activation="tanh", learning_rate=0.03, batch_size=64)
 PRESETS = {
     "Fig. 1a: moons straightened": Preset(
-        "moons", 0.2, Config(hidden=(4, 2), activation="tanh", learning_rate=0.03, batch_size=16), 5,
+        "moons", 0.2, Config(hidden=(4, 2), activation="tanh", learning_rate=0.03, batch_size=16), 10,
         "Watch the hidden layer's view: its grid bends and folds until the two moons lie either side of a "
         "straight line, which is all the output unit can draw."),
     "XOR with plain SGD": Preset(
         "xor", 0.2, Config(hidden=(4,), activation="tanh", learning_rate=0.3, batch_size=16, optimizer="sgd"), 10,
         "The review's own recipe, stochastic gradient descent: XOR, which no network without a hidden layer can learn."),
     "Spirals, 2×8 tanh": Preset(
-        "spirals", 0.1, SPIRALS, 200,
+        "spirals", 0.1, SPIRALS, 300,
         "Two hidden layers of 8 units untangle the spirals in a few seconds."),
     "Spirals need depth: 1 layer": Preset(
         "spirals", 0.1, replace(SPIRALS, hidden=(8,)), 500,
-        "One hidden layer of 8 units: the test accuracy stalls below 90 %; the regions stay a few blunt wedges."),
+        "One hidden layer of 8 units: the test accuracy stays below 90 %; the regions can't follow the arms round."),
     "Spirals need depth: 3 layers": Preset(
         "spirals", 0.1, replace(SPIRALS, hidden=(8, 8, 8)), 500,
         "The same 8 units a layer, three layers deep: each layer bends what the one below made, and the "

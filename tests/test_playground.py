@@ -159,10 +159,10 @@ def test_noise_free_datasets_are_what_they_say():
 # The presets' promises
 # ---------------------------------------------------------------------------------------------------------
 
-# benchmarks/playground.py measured the page training at >= 4,000 steps a second on the 2-core CPU (with the
-# redraws between frames): 10 s of wall time is at least 40,000 steps. The spirals are asked to get there in
-# a quarter of that.
-STEPS_IN_10_S = 10_000
+# The page trains a preset in frames of its steps per frame, a frame every RUN_EVERY_S (0.4 s) at best; in headless
+# Chromium on the 2-core CPU the browser managed about one frame a second (benchmarks/playground.py has the
+# server's side). 10 s of wall time: at least 10 frames.
+FRAMES_IN_10_S = 10
 
 
 def preset_data(name: str) -> pg.Dataset:
@@ -171,20 +171,24 @@ def preset_data(name: str) -> pg.Dataset:
 
 
 def test_spirals_2x8_tanh_reach_95_percent_within_10_seconds_of_steps():
-    p = pg.PRESETS["Spirals, 2×8 tanh"]
+    name = "Spirals, 2×8 tanh"
+    p = pg.PRESETS[name]
     assert p.config.hidden == (8, 8) and p.config.activation == "tanh"
-    steps = pg.steps_to_accuracy(p.config, preset_data("Spirals, 2×8 tanh"), 0.95, max_steps=STEPS_IN_10_S)
-    assert steps is not None and steps <= STEPS_IN_10_S
+    steps = pg.steps_to_accuracy(p.config, preset_data(name), 0.95, max_steps=FRAMES_IN_10_S * p.steps_per_frame)
+    assert steps is not None
 
 
 def test_spirals_need_depth():
     shallow, deep = pg.PRESETS["Spirals need depth: 1 layer"], pg.PRESETS["Spirals need depth: 3 layers"]
     assert len(shallow.config.hidden) == 1 and len(deep.config.hidden) == 3
+    assert (shallow.dataset, shallow.noise) == (deep.dataset, deep.noise)
+    assert shallow.config.hidden[0] == deep.config.hidden[0]  # the same width: only the depth differs
+    steps = 2 * FRAMES_IN_10_S * shallow.steps_per_frame  # 20 s of the page: long enough to see it stall
     data = preset_data("Spirals need depth: 1 layer")
     net = pg.Network(shallow.config)
-    net.train(data, STEPS_IN_10_S)
+    net.train(data, steps)
     assert max(r.test_accuracy for r in net.history) < 0.9
-    assert pg.steps_to_accuracy(deep.config, data, 0.95, max_steps=STEPS_IN_10_S) is not None
+    assert pg.steps_to_accuracy(deep.config, data, 0.95, max_steps=FRAMES_IN_10_S * deep.steps_per_frame) is not None
 
 
 def test_the_fig_1a_preset_has_a_2_unit_last_hidden_layer_and_separates_the_classes_there():
@@ -324,6 +328,16 @@ def test_step_reset_and_settings_that_keep_or_renew_the_network():
     assert metrics(at)["Step"] == "0" and at.session_state["pg_data"].name == "xor"
 
 
+def test_every_preset_is_within_the_controls_reach():
+    from app_pages.learning import playground as part
+
+    for preset in pg.PRESETS.values():
+        assert preset.dataset in pg.DATASETS and 0 <= preset.noise <= 1
+        assert (preset.steps_per_frame or 0) in part.SPEEDS
+        assert preset.config.learning_rate in part.LEARNING_RATES and preset.config.batch_size in part.BATCH_SIZES
+        assert preset.config.l2 in part.L2S
+
+
 def test_a_preset_sets_its_controls_and_trains():
     at = live_page()
     name = "Spirals need depth: 3 layers"
@@ -399,3 +413,14 @@ def test_every_dataset_with_every_activation():
     at.slider(key="pg_layers").set_value(3).run()
     at.slider(key="pg_units_2").set_value(2).run()  # a 2-unit last hidden layer: Fig. 1a in 2-D
     assert not at.exception and any("its 2 units' outputs as the axes" in t for t in chart_titles(at))
+
+
+def test_part_1_keeps_its_network_and_controls_while_part_2_is_shown():
+    at = live_page()
+    at.slider(key="pg_units_0").set_value(5).run()
+    click(at, "pg_step")
+    at.segmented_control(key="part").set_value("Train a digit network").run()
+    assert not at.exception
+    at.segmented_control(key="part").set_value("Figure 1, to play with").run()
+    assert not at.exception and metrics(at)["Step"] == "1"
+    assert at.slider(key="pg_units_0").value == 5 and at.session_state["pg_net"].config.hidden == (5, 8)

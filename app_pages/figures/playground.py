@@ -91,7 +91,7 @@ def loss_curves(history: list[pg.Record], height: int = 280) -> go.Figure:
         [go.Scatter(x=steps, y=train, mode="lines", name="training loss", line=dict(color=ACCENT)),
          go.Scatter(x=steps, y=test, mode="lines", name="test loss", line=dict(color="#3969AC", dash="dot"))],
         layout=dict(title=dict(text="Loss (cross-entropy)"), height=height, margin=dict(l=10, r=10, t=40, b=10),
-                    xaxis=dict(title=dict(text="step"), rangemode="tozero"), yaxis=dict(type="log"),
+                    xaxis=dict(title=dict(text="step"), rangemode="tozero"), yaxis=dict(type="log", tickformat=".1~g"),
                     legend=dict(orientation="h", y=-0.3), hovermode="x unified"),
     )
 
@@ -187,7 +187,7 @@ def hidden_space(space: pg.HiddenSpace, data: pg.Dataset, layer: int, units: int
 
 
 def network_diagram(sizes: tuple[int, ...], weights: list[np.ndarray], trace: pg.Trace, grads: pg.Gradients,
-                    target: int, title: str, height: int = 520) -> go.Figure:
+                    target: int, title: str, height: int | None = None) -> go.Figure:
     """Fig. 1c-d for one point: every unit as a node, filled by its forward value y and ringed by its backward
     dE/dz; every weight as an edge, coloured by its sign, as wide as its dE/dw. Hover shows the numbers."""
     depth = len(sizes)
@@ -239,7 +239,8 @@ def network_diagram(sizes: tuple[int, ...], weights: list[np.ndarray], trace: pg
                 unit = "output" if k == depth - 1 else f"{names[k]}, unit {u + 1}"
                 hover.append(f"<b>{unit}</b><br>z = Σ w·y + b = {zs[k][u]:+.3f}<br>y = f(z) = {values[k][u]:+.3f}"
                              f"<br>∂E/∂y = {dys[k][u]:+.2e}<br>∂E/∂z = {dzs[k][u]:+.2e}")
-    small = tallest <= 8
+    small = tallest <= 8  # the values written in the units; under them, dE/dz too when there is room
+    roomy = tallest <= 5
     traces.append(go.Scatter(
         x=xy[:, 0], y=xy[:, 1], mode="markers+text" if small else "markers", text=[f"{v:+.2f}" for v in y_all],
         textposition="middle center", textfont=dict(size=11, color="#1f2933"), hovertext=hover,
@@ -247,7 +248,7 @@ def network_diagram(sizes: tuple[int, ...], weights: list[np.ndarray], trace: pg
         marker=dict(size=34 if small else 20, color=y_all, cmin=-1, cmax=1, colorscale=UNIT_SCALE,
                     line=dict(color=np.nan_to_num(dz_all), cmin=-ring_max, cmax=ring_max, colorscale=GRADIENT_SCALE,
                               width=5))))
-    if small:  # dE/dz written under each unit above the input
+    if roomy:  # dE/dz written under each unit above the input
         below = xy[sizes[0]:]
         traces.append(go.Scatter(x=below[:, 0], y=below[:, 1] - 0.42, mode="text", hoverinfo="skip", showlegend=False,
                                  text=[f"{d:+.1e}" for d in dz_all[sizes[0]:]],
@@ -257,7 +258,7 @@ def network_diagram(sizes: tuple[int, ...], weights: list[np.ndarray], trace: pg
     annotations.append(dict(x=depth - 1, y=-0.9, showarrow=False, font=dict(size=11),
                             text=f"target t = {target}<br>∂E/∂z = y − t"))
     return go.Figure(traces, layout=dict(
-        title=dict(text=title), height=height, margin=dict(l=10, r=10, t=50, b=10), plot_bgcolor="white",
+        title=dict(text=title), height=height or int(np.clip(190 + 48 * tallest, 380, 640)), margin=dict(l=10, r=10, t=50, b=10), plot_bgcolor="white",
         xaxis=dict(visible=False, range=[-0.5, depth - 0.5]),
         yaxis=dict(visible=False, range=[-(tallest - 1) / 2 - 0.8, (tallest - 1) / 2 + 1.1]),
         annotations=annotations, hoverlabel=dict(align="left")))

@@ -22,7 +22,7 @@ MAX_TRAINING_SECONDS = 120  # training pauses by itself after this long (a forgo
 LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
 BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 500]
 L2S = [0.0, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1]
-SPEEDS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 0]  # steps per frame; 0: as many as fit in TRAIN_SECONDS
+SPEEDS = [1, 2, 5, 10, 20, 50, 100, 200, 300, 500, 1000, 0]  # steps per frame; 0: as many as fit in TRAIN_SECONDS
 ACTIVATION_NAMES = {"tanh": "tanh", "relu": "ReLU", "sigmoid": "sigmoid"}
 OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam"}
 
