@@ -416,6 +416,7 @@ def hidden_space(net: Network, data: Dataset, previous: HiddenSpace | None = Non
     n_lines, points, _ = lines.shape
     x = np.concatenate([lines.reshape(-1, 2), data.x_train, data.x_test])
     h = net.forward(x).y[-2]  # (m, units) the last hidden layer
+    h = np.nan_to_num(h, nan=0.0, posinf=1e6, neginf=-1e6)  # a learning rate far too high can blow ReLUs up
     units = h.shape[1]
     w_out, b_out = net.W[-1][:, 0], float(net.b[-1][0])
     if units == 2:

@@ -238,6 +238,22 @@ def test_hidden_space_coordinates(hidden, dims):
         np.testing.assert_allclose(pg._sigmoid(space.train @ space.normal + space.offset), net.predict(data.x_train))
 
 
+@pytest.mark.parametrize("activation", pg.ACTIVATIONS)
+def test_a_learning_rate_far_too_high_still_draws(activation):
+    from app_pages.figures import playground as figures
+
+    data = pg.make_dataset("spirals", 1.0)
+    net = pg.Network(pg.Config(hidden=(16, 16, 16), activation=activation, learning_rate=3.0, batch_size=1,
+                               optimizer="sgd"))
+    net.train(data, 300)
+    views, space = pg.plane_views(net), pg.hidden_space(net, data)
+    trace, grads = pg.point_pass(net, data.x_train[0], int(data.t_train[0]))
+    figures.decision_regions(views, data, data.x_train[0]).to_json()
+    figures.hidden_space(space, data, 3, 16, space.train[0]).to_json()
+    figures.network_diagram(net.config.sizes, net.W, trace, grads, 0, "").to_json()
+    figures.unit_mosaic(views, activation, (2, 15)).to_json()
+
+
 def test_hidden_space_does_not_flip_between_frames():
     """Between two frames the 3-D view moves no more than the hidden values themselves do. A plain PCA's axes
     turn round now and then (a sign, or the order of two axes, is arbitrary): then the picture jumps."""
@@ -358,6 +374,10 @@ def test_a_preset_sets_its_controls_and_trains():
     step = metrics(at)["Step"]
     at.run()
     assert metrics(at)["Step"] == step  # paused: no more steps
+    click(at, "pg_reset")  # the same preset from the start: its notice stays
+    assert metrics(at)["Step"] == "0" and preset.notice in at.info[0].value
+    at.slider(key="pg_layers").set_value(1).run()  # another network: not the preset's any more
+    assert metrics(at)["Step"] == "0" and not at.info
 
 
 def test_training_in_one_session_keeps_the_loss_going_down():

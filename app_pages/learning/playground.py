@@ -20,7 +20,8 @@ TRAIN_SECONDS = 0.15  # of each rerun, at most this long trains ("as fast as it 
 MAX_TRAINING_SECONDS = 120  # training pauses by itself after this long (a forgotten tab would train forever)
 
 LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
-BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 500]
+TRAIN_POINTS = pg.POINTS - round(pg.POINTS * pg.TEST_FRACTION)
+BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, TRAIN_POINTS]  # the last: all the training points
 L2S = [0.0, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1]
 SPEEDS = [1, 2, 5, 10, 20, 50, 100, 200, 300, 500, 1000, 0]  # steps per frame; 0: as many as fit in TRAIN_SECONDS
 ACTIVATION_NAMES = {"tanh": "tanh", "relu": "ReLU", "sigmoid": "sigmoid"}
@@ -50,7 +51,7 @@ def _settings_from_preset(name: str) -> None:
     state.pg_batch, state.pg_l2, state.pg_optimizer = preset.config.batch_size, preset.config.l2, preset.config.optimizer
     state.pg_speed = preset.steps_per_frame or 0
     state.pg_preset = name
-    state.pg_signature = None  # a new network at the next run
+    state.pg_renew = "preset"  # a new network at the next run, under the preset's notice
     _start()
 
 
@@ -89,8 +90,7 @@ def _step() -> None:
 
 def _reset() -> None:
     _pause()
-    st.session_state.pg_preset = None
-    st.session_state.pg_signature = None
+    st.session_state.pg_renew = "reset"
 
 
 def _controls() -> None:
@@ -114,7 +114,7 @@ def _controls() -> None:
     with train_col:
         st.select_slider("Learning rate", LEARNING_RATES, key="pg_lr", persist_state=KEEP)
         st.select_slider("Batch size", BATCH_SIZES, key="pg_batch", persist_state=KEEP,
-                         format_func=lambda b: "all" if b >= 500 else str(b))
+                         format_func=lambda b: "all" if b >= TRAIN_POINTS else str(b))
         st.select_slider("L2 (weight decay)", L2S, key="pg_l2", persist_state=KEEP, format_func=lambda v: f"{v:g}")
         st.segmented_control("Optimizer", list(OPTIMIZER_NAMES), format_func=OPTIMIZER_NAMES.get,
                              key="pg_optimizer", required=True, persist_state=KEEP,
@@ -144,6 +144,7 @@ def render() -> None:
     s.setdefault("pg_running", False)
     s.setdefault("pg_preset", None)
     s.setdefault("pg_signature", None)
+    s.setdefault("pg_renew", None)  # "preset" or "reset": a new network at this run, whatever the controls say
 
     st.markdown(
         "The review's **Figure 1**, in motion. A network with 2 inputs, 1 to 3 hidden layers and one output unit "
@@ -154,8 +155,11 @@ def render() -> None:
     )
     _controls()
     config = _config()
-    if s.pg_signature != (s.pg_dataset, s.pg_noise, config.hidden, config.activation):
-        _new_network()  # a new dataset or architecture: a new network; the other settings keep it
+    if s.pg_renew or s.pg_signature != (s.pg_dataset, s.pg_noise, config.hidden, config.activation):
+        if not s.pg_renew:  # a new dataset or architecture, from the controls: the preset's notice no longer holds
+            s.pg_preset = None
+        s.pg_renew = None
+        _new_network()  # the other settings (learning rate, batch, L2, optimizer) keep the network
     else:
         s.pg_net.retune(learning_rate=config.learning_rate, batch_size=config.batch_size, l2=config.l2,
                         optimizer=config.optimizer)
