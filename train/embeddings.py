@@ -7,7 +7,7 @@ tokenises with `models.embeddings.tokenize` (what the page does to a query), tra
 `models.embeddings.SkipGram` with linearly decaying SGD, evaluates after every epoch on
 WordSim-353 (Spearman) and the Google analogy set (3CosAdd over the 30,000 most frequent
 words, as word2vec's compute-accuracy does), then writes models/weights/embeddings.safetensors
-(fp16 vectors + t-SNE views) and embeddings.json.
+(int8 vectors with a per-vector scale + t-SNE views) and embeddings.json.
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class TrainConfig:
     epochs: int = 15
     lr: float = 0.025  # word2vec's starting rate, decayed linearly to 0
     blocks: int = 8  # blocks of 64 positions per step (512 positions)
-    ship_words: int = 30000  # keep the vectors of this many most frequent words (0 = all): 17 MiB in fp16
+    ship_words: int = 60000  # keep the vectors of this many most frequent words (0 = all): 17.5 MiB in int8
     seed: int = 0
     threads: int = 0  # 0 = all cores
     dry_run: bool = False  # a slice of one corpus, a few steps, tiny maps: for tests
@@ -148,11 +148,37 @@ def train_epoch(model: E.SkipGram, tokens, sentences, keep, table, cfg: TrainCon
     return float(np.mean(losses)) if losses else float("nan"), steps, len(tok)
 
 
-def shipped(model: E.SkipGram, vocab, cfg: TrainConfig) -> E.Embeddings:
-    """The input vectors, rounded to fp16 as they are saved: every reported score is the shipped one's."""
+def shipped(model: E.SkipGram, vocab, cfg: TrainConfig, rounded: bool = True) -> E.Embeddings:
+    """The input vectors, rounded to int8 as they are saved (E.quantize): every reported score is the shipped
+    one's. rounded=False: the float32 vectors as trained."""
     n = cfg.ship_words or len(vocab)
-    vectors = model.emb_in.weight[:n].detach().half().float().numpy()
-    return E.Embeddings(vocab[:n], vectors)
+    vectors = model.emb_in.weight[:n].detach().float().numpy()
+    return E.Embeddings(vocab[:n], E.dequantize(*E.quantize(vectors)) if rounded else vectors)
+
+
+def rounding_effect(exact: E.Embeddings, rounded: E.Embeddings, data_dir: str, pairs: int = 200_000,
+                    seed: int = 0, score: bool = True) -> dict:
+    """How far int8 storage moves cosine similarities: over random pairs of shipped words, the WordSim pairs,
+    and each of the 2,000 most frequent words' 10 nearest neighbours; and the metrics with float32 vectors."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, len(exact.vocab), (2, pairs))
+    random_change = (exact.unit[a] * exact.unit[b]).sum(1) - (rounded.unit[a] * rounded.unit[b]).sum(1)
+    ws = [(exact.index[x], exact.index[y]) for x, y, _ in read_wordsim(data_dir) if x in exact.index and y in exact.index]
+    wa, wb = torch.tensor(ws).T
+    wordsim_change = (exact.unit[wa] * exact.unit[wb]).sum(1) - (rounded.unit[wa] * rounded.unit[wb]).sum(1)
+    n = min(2000, len(exact.vocab))
+    top = exact.unit[:n] @ exact.unit.T  # (n, V)
+    neighbours = torch.topk(top, 11, dim=1).indices[:, 1:]  # each word's 10 nearest (itself left out)
+    rows = torch.arange(n)[:, None].expand_as(neighbours)
+    near_change = top[rows, neighbours] - (rounded.unit[:n] @ rounded.unit.T)[rows, neighbours]
+    same_top10 = float(np.mean([set(torch.topk(rounded.unit[i] @ rounded.unit.T, 11).indices[1:].tolist())
+                                == set(neighbours[i].tolist()) for i in range(0, n, 10)]))
+    return {"storage": "int8, one float32 scale per vector (largest |value| / 127)",
+            "max_cosine_change_random_pairs": round(float(random_change.abs().max()), 5),
+            "max_cosine_change_wordsim_pairs": round(float(wordsim_change.abs().max()), 5),
+            "max_cosine_change_nearest_10": round(float(near_change.abs().max()), 5),
+            "same_10_nearest": round(same_top10, 4), "random_pairs": pairs,
+            "metrics_float32": evaluate(exact, data_dir) if score else {}}
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -187,6 +213,13 @@ def train(cfg: TrainConfig) -> dict:
 
     emb = shipped(model, vocab, cfg)
     metrics = {} if cfg.dry_run else evaluate(emb, cfg.data_dir)
+    exact = shipped(model, vocab, cfg, rounded=False)
+    rounding = rounding_effect(exact, emb, cfg.data_dir, pairs=1000 if cfg.dry_run else 200_000,
+                               score=not cfg.dry_run)
+    if not cfg.dry_run:  # the float32 vectors of the whole vocabulary, for later experiments (git-ignored)
+        Path("runs/embeddings").mkdir(parents=True, exist_ok=True)
+        np.save("runs/embeddings/vectors_fp32.npy", model.emb_in.weight.detach().float().numpy())
+        Path("runs/embeddings/vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     views, view_seconds = {}, {}
     for n in (50,) if cfg.dry_run else VIEW_SIZES:
         t = time.time()
@@ -204,6 +237,7 @@ def train(cfg: TrainConfig) -> dict:
         "vocabulary_training": len(vocab),
         "preprocessing": {"tokenizer": E.TOKEN_PATTERN.pattern + " on lower-cased text", "min_count": cfg.min_count},
         "metrics": metrics,
+        "rounding": rounding,
         "curve": curve,
         "views": {"perplexity": E.DEFAULT_PERPLEXITY, "sizes": sorted(int(k.split("_")[1]) for k in views),
                   "seconds": view_seconds, "method": "exact t-SNE (models/tsne.py), 750 iterations, PCA init"},
@@ -211,7 +245,8 @@ def train(cfg: TrainConfig) -> dict:
         "data": PROVENANCE,
         "vocab": emb.vocab,
     }
-    tensors = {"vectors": torch.from_numpy(emb.vectors).half(), **views}
+    q, scales = E.quantize(exact.vectors)
+    tensors = {"vectors_int8": torch.from_numpy(q), "scales": torch.from_numpy(scales), **views}
     if not cfg.dry_run or cfg.out_dir != str(WEIGHTS_DIR):  # a dry run never replaces the shipped model
         save_checkpoint(tensors, meta, E.NAME, cfg.out_dir)
     print({k: v for k, v in metrics.items()}, f"training {seconds / 60:.1f} min", flush=True)
