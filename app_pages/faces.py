@@ -1,0 +1,261 @@
+"""Recognise a face: a CNN maps faces to embeddings; one photo of a person is enough to recognise them again."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from app_pages.figures.faces import embedding_map, photo_with_box, roc_figure, saliency_overlay, training_curve
+from models import faces
+from ui.card import model_card
+from ui.charts import feature_grid, score_bars
+from ui.loading import load_model
+
+try:
+    from ui.presenter import explain
+except ImportError:  # before ui/presenter.py is there: the explanation in full
+    explain = st.markdown
+
+ORL_FILE = Path(__file__).resolve().parents[1] / "assets" / "faces" / "orl.npz"
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "pgm"]
+MAX_PHOTOS_PER_PERSON = 3
+SHOWN_MATCHES = 5
+FEATURE_MAPS_SHOWN = 32
+
+model, meta = load_model(faces.NAME)
+threshold = float(meta["threshold"]["value"])
+unseen_metrics = meta["metrics"]["unseen"]
+
+st.title("🙂 Recognise a face")
+explain(
+    "The review's convolutional networks do more than name objects: they identify **specific individuals**. This "
+    "network maps a face to 128 numbers (an *embedding*, a unit vector) so that photos of one person point the same "
+    "way and photos of different people do not. Recognising someone is then a nearest-neighbour search: one photo "
+    f"of each person in a gallery is enough. It trained on 30 people of the ORL faces only; the 10 others (people "
+    f"30–39) it **never saw**, and on them it names {unseen_metrics['one_shot']['accuracy']:.1%} of the photos right "
+    "from one gallery photo each."
+)
+
+
+@st.cache_resource(show_spinner="Embedding the 400 ORL faces…")
+def orl() -> dict:
+    """The 400 ORL photos (assets/faces), their embeddings, once per server."""
+    with np.load(ORL_FILE) as d:
+        pixels, labels = d["x"], d["y"].astype(int)
+    images = [faces.orl_image(p) for p in pixels]
+    return {"images": images, "labels": labels, "embeddings": faces.embed_many(images, model)}
+
+
+@st.cache_resource(show_spinner="Drawing the map…")
+def orl_map(method: str) -> np.ndarray:
+    """The map's points: t-SNE from the card (computed by the training script: seconds of CPU), PCA here."""
+    if method == "t-SNE" and meta.get("map", {}).get("method") == "t-SNE":
+        return np.asarray(meta["map"]["points"])
+    return faces.map_2d(orl()["embeddings"], method)[0]
+
+
+@st.cache_resource(show_spinner=False)
+def curve_figure():
+    return training_curve(meta["curve"])
+
+
+data = orl()
+labels, embeddings, images = data["labels"], data["embeddings"], data["images"]
+unseen_people = list(faces.UNSEEN_PEOPLE)
+
+
+def photo_index(person: int, k: int) -> int:
+    return int(np.flatnonzero(labels == person)[k])
+
+
+def headline(ranking: list[tuple[str, float]], truth: str | None = None) -> None:
+    """The answer in a few words: who it is, or "not in the gallery" when the best match is below the threshold."""
+    if not ranking:
+        return
+    best, similarity = ranking[0]
+    if faces.is_known(ranking, threshold):
+        st.markdown(f"### It's **{best}** (similarity {similarity:.2f})")
+        if truth is not None:
+            if truth == best:
+                st.success("Right.", icon=":material/check:")
+            else:
+                st.error(f"Wrong: it is {truth}.", icon=":material/close:")
+    else:
+        st.markdown("### Not sure: **not in the gallery**")
+        st.caption(f"The most similar is {best} at {similarity:.2f}, below the threshold {threshold:.2f} (chosen on "
+                   "people the network trained on, never on the ten unseen people).")
+        if truth is not None and truth in dict(ranking):
+            st.caption(f"It is {truth}: a miss.")
+
+
+# ---------------------------------------------------------------- 1. the unseen ten
+
+st.subheader("Who is this? Ten people the network never saw")
+st.caption("The gallery holds **one** photo of each of people 30–39, who were not in the training set. Pick another "
+           "photo of one of them: the network's embedding of it is compared with the gallery's.")
+c1, c2, c3 = st.columns(3)
+gallery_k = c1.slider("Gallery photo of each person", 1, 10, 1, key="gallery_photo") - 1
+person = c2.selectbox("Person (unseen in training)", unseen_people, index=3, key="person",
+                      format_func=lambda p: f"person {p}")
+probe_k = c3.slider("Their photo", 1, 10, 5, key="probe_photo") - 1
+probe = photo_index(person, probe_k)
+orl_gallery = {f"person {p}": embeddings[photo_index(p, gallery_k)][None] for p in unseen_people}
+ranking = faces.similarities(embeddings[probe], orl_gallery)
+
+left, right = st.columns([1, 2], gap="large")
+with left:
+    st.image(images[probe], caption=f"person {person}, photo {probe_k + 1}" +
+             (" (the gallery's own photo)" if probe_k == gallery_k else ""), width=184)
+with right:
+    headline(ranking, f"person {person}")
+    st.markdown("**The gallery's nearest faces**")
+    columns = st.columns(SHOWN_MATCHES)
+    for column, (name, similarity) in zip(columns, ranking[:SHOWN_MATCHES]):
+        p = int(name.split()[1])
+        column.image(images[photo_index(p, gallery_k)], caption=f"{name}: {similarity:.2f}", width="stretch")
+    st.plotly_chart(score_bars(ranking, "Cosine similarity to each gallery photo", "similarity"), key="ranking")
+
+method = st.segmented_control("Map", ["t-SNE", "PCA"], default="t-SNE", key="map_method") or "t-SNE"
+st.plotly_chart(embedding_map(orl_map(method), labels, labels < min(unseen_people), method, highlight=probe),
+                key="map")
+st.caption("Each point is one photo's embedding, placed so that similar embeddings are near (t-SNE) or along the two "
+           "directions of largest spread (PCA). Each person's ten photos form a cluster: the unseen people's "
+           "(diamonds) too, although the network never learned their faces.")
+
+# ---------------------------------------------------------------- 2. add yourself
+
+st.subheader("Add yourself")
+st.info("Take 1–3 photos of your face with the camera (or upload them), give a name, and add them to a gallery; "
+        "then a new shot is recognised, or said to be **not in the gallery**. Add a second person the same way. "
+        "Everything stays in this browser session: nothing is stored. The network learned from **40 people "
+        "photographed in the early 1990s** (grey, frontal, even light): lighting and angle matter. Face the camera, "
+        "evenly lit, your face filling the dashed box.", icon=":material/person_add:")
+people: dict = st.session_state.setdefault("faces_people", {})  # name -> {"embeddings": [...], "thumbs": [...]}
+
+
+def read_photo(data: bytes, camera: bool):
+    """-> (image, None) or (None, the user's message)."""
+    try:
+        return faces.open_image(data), None
+    except faces.BadImageError as error:
+        return None, f"**Can't use this file.** {error}"
+
+
+def photo_source(key: str, label: str, multiple: bool = False) -> list[tuple[str, bytes, bool]]:
+    """A camera or upload input -> [(file name, bytes, camera?)] (in memory only)."""
+    source = st.segmented_control("Photo from", ["Camera", "Upload"], default="Camera", key=f"{key}_source") or "Camera"
+    if source == "Camera":
+        shot = st.camera_input(label, key=f"{key}_camera")
+        return [("camera", shot.getvalue(), True)] if shot is not None else []
+    files = st.file_uploader(label, type=UPLOAD_TYPES, accept_multiple_files=multiple, key=f"{key}_upload")
+    files = files if isinstance(files, list) else ([files] if files is not None else [])
+    return [(f.name, f.getvalue(), False) for f in files]
+
+
+add, shown = st.columns([1, 1], gap="large")
+with add:
+    name = st.text_input("Name", max_chars=40, key="add_name", placeholder="e.g. Ada").strip()
+    shots = photo_source("add", "Photos of the face to add (1–3)", multiple=True)
+    if st.button("Add to the gallery", key="add_button", disabled=not shots, type="primary"):
+        if not name:
+            st.error("Give a name first.", icon=":material/badge:")
+        else:
+            good = []
+            for file_name, raw, camera in shots[:MAX_PHOTOS_PER_PERSON]:
+                image, problem = read_photo(raw, camera)
+                if problem:
+                    st.error(f"{file_name}: {problem}", icon=":material/broken_image:")
+                else:
+                    good.append((image, camera))
+            if good:
+                entry = people.setdefault(name, {"embeddings": [], "thumbs": []})
+                for image, camera in good:
+                    entry["embeddings"].append(faces.embed(image, model, camera))
+                    box = faces.face_box(image.size, camera)
+                    entry["thumbs"].append(image.crop(box).resize((92, 112)))
+                entry["embeddings"] = entry["embeddings"][-MAX_PHOTOS_PER_PERSON:]
+                entry["thumbs"] = entry["thumbs"][-MAX_PHOTOS_PER_PERSON:]
+                st.success(f"Added {len(good)} photo{'s' * (len(good) > 1)} of {name}.", icon=":material/check:")
+            if len(shots) > MAX_PHOTOS_PER_PERSON:
+                st.caption(f"Only the first {MAX_PHOTOS_PER_PERSON} photos were used.")
+with shown:
+    if people:
+        st.markdown(f"**Your gallery** ({len(people)} {'person' if len(people) == 1 else 'people'}, this session only)")
+        for who, entry in people.items():
+            st.image(entry["thumbs"], caption=[who] * len(entry["thumbs"]), width=80)
+        if st.button("Forget everyone", key="forget"):
+            people.clear()
+            st.rerun()
+    else:
+        st.caption("No one added yet.")
+
+user_result = None
+if people:
+    st.markdown("#### Who is this?")
+    with_orl = st.toggle("Also put the ten unseen ORL people in the gallery (one photo each)", value=False, key="with_orl")
+    probe_shots = photo_source("probe", "A new photo to recognise")
+    if probe_shots:
+        file_name, raw, camera = probe_shots[0]
+        image, problem = read_photo(raw, camera)
+        if problem:
+            st.error(problem, icon=":material/broken_image:")
+        else:
+            gallery = {who: np.stack(entry["embeddings"]) for who, entry in people.items()}
+            if with_orl:
+                gallery |= orl_gallery
+            embedding = faces.embed(image, model, camera)
+            user_ranking = faces.similarities(embedding, gallery)
+            a, b = st.columns([1, 2], gap="large")
+            with a:
+                st.plotly_chart(photo_with_box(image, faces.face_box(image.size, camera), "what the network sees: the box"),
+                                key="probe_photo_box")
+            with b:
+                headline(user_ranking)
+                st.plotly_chart(score_bars(user_ranking[:8], "Cosine similarity to each person's closest photo",
+                                           "similarity"), key="user_ranking")
+            user_result = (image, camera, embedding, user_ranking, gallery)
+else:
+    st.caption("Add someone first: then a new photo can be recognised.")
+
+# ---------------------------------------------------------------- 3. inside the network
+
+st.subheader("Inside the network")
+choices = ["the chosen ORL photo"] + (["your photo"] if user_result else [])
+inside = st.segmented_control("Face", choices, default=choices[-1], key="inside_face") or choices[0]
+if inside == "your photo" and user_result:
+    face_image, camera, _, ranks, gallery = user_result
+    target = gallery[ranks[0][0]][0] if ranks else None
+else:
+    face_image, camera = images[probe], False
+    target = orl_gallery[ranking[0][0]][0]
+maps = faces.feature_maps(face_image, model, camera)
+heat = faces.saliency(face_image, target, model, camera)
+grey = faces.grey_input(face_image, camera)
+s1, s2 = st.columns([1, 2], gap="large")
+with s1:
+    st.plotly_chart(saliency_overlay(grey, heat, f"saliency: the pixels that moved the match most"), key="saliency")
+    st.caption(f"The network's input ({faces.INPUT_HEIGHT}×{faces.INPUT_WIDTH} grey). Red: where a small change of "
+               "the pixel changes most the similarity to the best match (averaged over noisy copies).")
+with s2:
+    layer = st.selectbox("Feature maps of", list(maps), key="layer")
+    activation = maps[layer]
+    st.plotly_chart(feature_grid(activation, FEATURE_MAPS_SHOWN, columns=8,
+                                 title=f"{layer}: {activation.shape[0]} maps of {activation.shape[1]}×{activation.shape[2]}"),
+                    key="maps")
+
+# ---------------------------------------------------------------- the card
+
+st.subheader("How it was trained and measured")
+base = meta["metrics"].get("eigenfaces")
+curves = {"this CNN": unseen_metrics["roc"]} | ({"eigenfaces": base["roc"]} if base else {})
+r1, r2 = st.columns(2)
+with r1:
+    st.plotly_chart(roc_figure(curves), key="roc")
+with r2:
+    st.plotly_chart(curve_figure(), key="curves")
+with st.expander("Model card", expanded=True):
+    model_card(meta, faces.card_text(meta))
+    st.caption("The ORL Database of Faces, AT&T Laboratories Cambridge (1992–1994): 40 people × 10 grey photos. "
+               "Limits: 40 people, mostly young and white, photographed in one lab under even light; it has never "
+               "seen colour, strong side light, glasses on and off the same person, or faces much turned away.")

@@ -1,0 +1,421 @@
+"""Recognise a face: a small CNN maps a face to a unit vector (an embedding); faces of one person lie close.
+
+Read top to bottom: constants, config, the network, reading a photo safely, preprocessing (shared by training,
+the benchmark and the page), loading, the public functions (`embed`, `identify`), what the page shows inside the
+network (feature maps, saliency), the measures of the card (one-shot accuracy, ROC and equal-error rate, open
+set), and the card's text.
+
+    face photo (any format, size, colour)
+      -> open_image: refuse what can't be read, is too large or too small (models.photos's rules)
+      -> preprocess: grey, the largest centred box of the ORL photos' shape (112:92; a camera shot: the guide box
+         the page draws), resized to 64x52, each photo normalised to mean 0 and standard deviation 1
+      -> FaceNet: 4 conv blocks (two 3x3 conv + batch norm + ReLU, 2x2 max-pool) -> flatten -> linear -> unit vector
+    gallery: {name: [embeddings]} -> identify: cosine similarity to each person's best photo, most similar first;
+    below THRESHOLD: "not in the gallery".
+
+Trained by train/faces.py with a CosFace loss (Wang et al. 2018) on people 0-29 of the ORL database only; people
+30-39 are never seen in training nor used to choose anything, and the card's numbers are measured on them.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from models.common import Loaded, get_device, load_checkpoint, run_recording, shared
+from models.photos import MAX_BYTES, MAX_PIXELS, BadImageError  # noqa: F401  (the page catches BadImageError)
+from models.photos import open_image as _open_photo
+
+NAME = "faces"
+ORL_SIZE = (92, 112)  # (width, height) of the ORL photos
+INPUT_HEIGHT, INPUT_WIDTH = 64, 52  # the network's grey input: ORL's shape (112:92), smaller
+MIN_SIDE = 24  # a face in fewer pixels than this can't be recognised
+WORKING_SIDE = 1024  # the page shrinks photos to this before anything else
+# A camera shot: the face is expected in a centred box of this fraction of the frame's height (the page draws it).
+CAMERA_BOX_HEIGHT = 0.8
+PEOPLE = 40
+SEEN_PEOPLE = range(0, 30)  # the training people (the validation run: 0-19 train, 20-29 choose)
+UNSEEN_PEOPLE = range(30, 40)  # never seen in training, never used to choose anything: the card's numbers
+FEATURE_LAYERS = ("block1.conv1", "block1", "block2")  # what the page shows inside the network
+
+
+class NoModelError(RuntimeError):
+    pass
+
+
+@dataclass
+class Config:
+    widths: tuple[int, int, int, int] = (32, 64, 128, 128)
+    embedding: int = 128
+    dropout: float = 0.3
+
+
+class Block(nn.Module):
+    """conv 3x3 -> BN -> ReLU -> conv 3x3 -> BN -> ReLU -> 2x2 max-pool."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+        self.norm1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(c_out)
+
+    def forward(self, x: torch.Tensor, name: str, activations: dict | None) -> torch.Tensor:
+        x = F.relu(self.norm1(self.conv1(x)))
+        if activations is not None:
+            activations[f"{name}.conv1"] = x
+        return F.max_pool2d(F.relu(self.norm2(self.conv2(x))), 2)
+
+
+class FaceNet(nn.Module):
+    def __init__(self, cfg: Config = Config()):
+        super().__init__()
+        w = cfg.widths
+        self.block1 = Block(1, w[0])  # (B, w0, 32, 26)  edges, light and shade
+        self.block2 = Block(w[0], w[1])  # (B, w1, 16, 13)  eyes, nostrils, mouth corners
+        self.block3 = Block(w[1], w[2])  # (B, w2, 8, 6)
+        self.block4 = Block(w[2], w[3])  # (B, w3, 4, 3)  parts of a face, where they are
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.project = nn.Linear(w[3] * (INPUT_HEIGHT // 16) * (INPUT_WIDTH // 16), cfg.embedding, bias=False)
+        self.norm = nn.BatchNorm1d(cfg.embedding)
+
+    def forward(self, x: torch.Tensor, activations: dict | None = None) -> torch.Tensor:
+        """(B, 1, 64, 52) normalised grey faces -> (B, D) embeddings, not yet of unit length (see `unit`).
+        If `activations` is a dict, it receives each block's output and each block's first conv output."""
+        for name in ("block1", "block2", "block3", "block4"):
+            x = getattr(self, name)(x, name, activations)
+            if activations is not None:
+                activations[name] = x
+        return self.norm(self.project(self.dropout(x.flatten(1))))
+
+
+def unit(e: torch.Tensor) -> torch.Tensor:
+    return F.normalize(e.float(), dim=-1)
+
+
+# ---------------------------------------------------------------- reading a photo
+
+
+def open_image(data: bytes, max_side: int | None = WORKING_SIDE) -> Image.Image:
+    """Bytes of an uploaded file or a camera shot -> an upright RGB PIL image, or BadImageError with a clear
+    message (empty, not an image, too large: models.photos.open_image; too small for a face: here)."""
+    image = _open_photo(data, max_side)
+    if min(image.size) < MIN_SIDE:
+        raise BadImageError(f"The image is {image.size[0]}×{image.size[1]} pixels; a face needs at least "
+                            f"{MIN_SIDE} on each side.")
+    return image
+
+
+# ---------------------------------------------------------------- preprocessing
+
+
+def face_box(size: tuple[int, int], camera: bool = False) -> tuple[int, int, int, int]:
+    """The part of an image of `size` (width, height) the network sees: (left, top, right, bottom).
+
+    A photo: its largest centred box of the ORL photos' shape (height:width = 112:92). A camera shot: a centred
+    box of that shape, CAMERA_BOX_HEIGHT of the frame's height (or narrower if the frame is), where the page
+    asks the face to be (a webcam shows the head smaller than the ORL photos do)."""
+    w, h = size
+    aspect = ORL_SIZE[1] / ORL_SIZE[0]  # height / width
+    box_h = min(h, w * aspect)
+    if camera:
+        box_h *= CAMERA_BOX_HEIGHT
+    box_w = box_h / aspect
+    left, top = (w - box_w) / 2, (h - box_h) / 2
+    return round(left), round(top), round(left + box_w), round(top + box_h)
+
+
+def normalise(x: torch.Tensor) -> torch.Tensor:
+    """(..., H, W) grey faces -> each with mean 0 and standard deviation 1 (lighting's overall level and
+    contrast removed). Used by `preprocess` and by training's augmentation."""
+    mean = x.mean(dim=(-2, -1), keepdim=True)
+    std = x.std(dim=(-2, -1), keepdim=True)
+    return (x - mean) / (std + 1e-2)
+
+
+def grey_input(image: Image.Image, camera: bool = False) -> np.ndarray:
+    """PIL image -> (64, 52) float32 grey in [0, 1]: the face box (`face_box`), resized (area-averaged)."""
+    grey = image.convert("L")
+    box = face_box(grey.size, camera)
+    resized = grey.resize((INPUT_WIDTH, INPUT_HEIGHT), Image.Resampling.BOX if box[3] - box[1] >= 2 * INPUT_HEIGHT
+                          else Image.Resampling.BILINEAR, box=box)
+    return np.asarray(resized, dtype=np.float32) / 255.0
+
+
+def preprocess(image: Image.Image, camera: bool = False) -> np.ndarray:
+    """A face photo of any size and colour -> (1, 64, 52) float32: the network's input.
+
+    Grey, the face box (`face_box`: ORL's shape, centred; a camera shot's guide box), resized to 64x52, normalised
+    to mean 0 and standard deviation 1. The training set's ORL photos (112x92 grey) go through this function too.
+    """
+    return normalise(torch.from_numpy(grey_input(image, camera)))[None].numpy()
+
+
+def orl_image(pixels: np.ndarray) -> Image.Image:
+    """One ORL photo, (112, 92) uint8 grey, as the PIL image every function here takes."""
+    return Image.fromarray(np.asarray(pixels, dtype=np.uint8), mode="L")
+
+
+# ---------------------------------------------------------------- loading and inference
+
+
+def load(weights_dir=None, device=None) -> Loaded:
+    """Rebuild the network from its JSON and load its safetensors: (model in eval mode, meta)."""
+    state, meta = load_checkpoint(NAME, weights_dir)
+    model = FaceNet(Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()}))
+    model.load_state_dict(state)
+    return Loaded(model.to(device or get_device(), memory_format=torch.channels_last).eval(), meta)
+
+
+def default_model() -> FaceNet:
+    return shared(NAME).model
+
+
+def default_threshold() -> float:
+    return float(shared(NAME).meta["threshold"]["value"])
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def views(x: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) -> (2B, 1, H, W): each face and its mirror (the embedding averages both: a face is nearly
+    symmetric, and a mirrored photo of someone is still them)."""
+    return torch.cat([x, x.flip(-1)])
+
+
+def combine(e: torch.Tensor) -> torch.Tensor:
+    """(2B, D) embeddings of `views` -> (B, D) unit vectors."""
+    b = len(e) // 2
+    return unit(unit(e[:b]) + unit(e[b:]))
+
+
+@torch.inference_mode()
+def embed_inputs(x: np.ndarray | torch.Tensor, model: FaceNet | None = None, batch_size: int = 200) -> np.ndarray:
+    """Preprocessed faces (N, 1, 64, 52) -> (N, D) float32 unit vectors (each face averaged with its mirror)."""
+    model = model or default_model()
+    x = torch.as_tensor(x)
+    out = []
+    for i in range(0, len(x), batch_size):
+        xb = x[i : i + batch_size].to(_device(model))
+        e, _ = run_recording(model, views(xb))
+        out.append(combine(e).cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, model.project.out_features), np.float32)
+
+
+def embed(image: Image.Image, model: FaceNet | None = None, camera: bool = False) -> np.ndarray:
+    """A face photo -> its embedding: a unit vector of D float32 (the same person's photos lie close)."""
+    return embed_inputs(preprocess(image, camera)[None], model)[0]
+
+
+def embed_many(images: list[Image.Image], model: FaceNet | None = None, camera: bool = False) -> np.ndarray:
+    """Face photos -> (N, D) embeddings, one batch."""
+    if not images:
+        return np.zeros((0, (model or default_model()).project.out_features), np.float32)
+    return embed_inputs(np.stack([preprocess(image, camera) for image in images]), model)
+
+
+def map_2d(embeddings: np.ndarray, method: str = "t-SNE", extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings (N, D) -> 2-D points for a map: "t-SNE" (van der Maaten & Hinton 2008; neighbours stay
+    neighbours, fixed seed) or "PCA" (the two directions of largest spread). `extra` (M, D): more embeddings put
+    on the same map (PCA: projected; t-SNE: placed at the mean of their 3 nearest photos' points).
+    -> (points (N, 2), extra points (M, 2))."""
+    extra = np.zeros((0, embeddings.shape[1]), np.float32) if extra is None else np.atleast_2d(extra)
+    mean = embeddings.mean(0)
+    if method == "PCA":
+        _, _, vt = np.linalg.svd(embeddings - mean, full_matrices=False)
+        return (embeddings - mean) @ vt[:2].T, (extra - mean) @ vt[:2].T
+    from sklearn.manifold import TSNE
+
+    points = TSNE(2, perplexity=15, init="pca", random_state=0).fit_transform(embeddings.astype(np.float64))
+    nearest = np.argsort(-(extra @ embeddings.T), axis=1)[:, :3]
+    return points, points[nearest].mean(1) if len(extra) else np.zeros((0, 2))
+
+
+Gallery = dict  # name -> (K, D) embeddings of that person's photos (or a list of D-vectors)
+
+
+def similarities(embedding: np.ndarray, gallery: Gallery) -> list[tuple[str, float]]:
+    """Cosine similarity of `embedding` to each person of the gallery (their most similar photo), most similar
+    first."""
+    scores = []
+    for name, photos in gallery.items():
+        photos = np.atleast_2d(np.asarray(photos, np.float32))
+        if len(photos):
+            scores.append((name, float((photos @ embedding).max())))
+    return sorted(scores, key=lambda ns: -ns[1])
+
+
+def identify(image: Image.Image, gallery: Gallery, model: FaceNet | None = None,
+             camera: bool = False) -> list[tuple[str, float]]:
+    """Who is this? -> [(name, similarity)] for every person in the gallery, most similar first.
+
+    Similarity is the cosine between embeddings (1: the same direction), to each person's most similar photo.
+    The best is only an answer if it reaches the threshold (`is_known`); else: "not in the gallery"."""
+    return similarities(embed(image, model, camera), gallery)
+
+
+def is_known(ranking: list[tuple[str, float]], threshold: float | None = None) -> bool:
+    """Is the best match similar enough to be that person (not "someone not in the gallery")?"""
+    threshold = default_threshold() if threshold is None else threshold
+    return bool(ranking) and ranking[0][1] >= threshold
+
+
+# ---------------------------------------------------------------- inside the network
+
+
+def feature_maps(image: Image.Image, model: FaceNet | None = None, camera: bool = False) -> dict[str, np.ndarray]:
+    """The first layers' feature maps for one face: {layer: (C, H, W) float32} for FEATURE_LAYERS."""
+    model = model or default_model()
+    x = torch.from_numpy(preprocess(image, camera))[None].to(_device(model))
+    with torch.inference_mode():
+        _, activations = run_recording(model, x)
+    return {k: activations[k][0].float().cpu().numpy() for k in FEATURE_LAYERS}
+
+
+def saliency(image: Image.Image, target: np.ndarray | None = None, model: FaceNet | None = None,
+             camera: bool = False) -> np.ndarray:
+    """Which pixels moved the embedding: |d similarity / d pixel| of the network's input, (64, 52) in [0, 1].
+
+    The similarity is to `target` (an embedding: e.g. the best match's photo), else to the face's own embedding
+    held fixed. Smoothed over a few noisy copies of the input (SmoothGrad, Smilkov et al. 2017)."""
+    model = model or default_model()
+    x = torch.from_numpy(preprocess(image, camera))[None].to(_device(model))
+    with torch.inference_mode():
+        own = combine(run_recording(model, views(x))[0])[0]
+    aim = torch.as_tensor(target, dtype=torch.float32, device=x.device) if target is not None else own
+    noisy = (x + 0.15 * torch.randn((8, *x.shape[1:]), generator=torch.Generator().manual_seed(0)).to(x.device))
+    with torch.inference_mode(False), torch.enable_grad():
+        noisy = noisy.clone().requires_grad_(True)
+        e, _ = run_recording(model, noisy)
+        (grad,) = torch.autograd.grad((unit(e) @ aim.clone()).sum(), noisy)
+    heat = grad.abs().mean(0)[0].float()
+    heat = F.avg_pool2d(heat[None, None], 3, 1, 1)[0, 0]
+    return (heat / heat.max().clamp_min(1e-12)).cpu().numpy()
+
+
+def config_dict(cfg: Config) -> dict:
+    return asdict(cfg)
+
+
+# ---------------------------------------------------------------- the card's measures (on embeddings alone)
+
+
+def by_person(labels: np.ndarray) -> dict[int, np.ndarray]:
+    """person -> the indices of their photos, in order."""
+    return {int(p): np.flatnonzero(labels == p) for p in np.unique(labels)}
+
+
+def one_shot(embeddings: np.ndarray, labels: np.ndarray) -> dict:
+    """One gallery photo per person, every other photo of them a probe: the share of probes whose most similar
+    gallery photo is of the right person. Averaged over the choices of gallery photo (the k-th photo of each
+    person, k = 0..9). -> {"accuracy": mean, "by_gallery_photo": [10 accuracies], "probes": per choice}."""
+    people = by_person(labels)
+    shots = min(len(i) for i in people.values())
+    accuracies = []
+    for k in range(shots):
+        gallery = np.array([idx[k] for idx in people.values()])
+        probes = np.array([i for idx in people.values() for j, i in enumerate(idx) if j != k])
+        nearest = (embeddings[probes] @ embeddings[gallery].T).argmax(1)
+        accuracies.append(float((labels[gallery][nearest] == labels[probes]).mean()))
+    return {"accuracy": float(np.mean(accuracies)), "by_gallery_photo": accuracies,
+            "probes": len(labels) - len(people), "people": len(people)}
+
+
+def pair_scores(embeddings: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of photos: (cosine similarity, same person?)."""
+    i, j = np.triu_indices(len(labels), 1)
+    return np.einsum("nd,nd->n", embeddings[i], embeddings[j]), labels[i] == labels[j]
+
+
+def roc(scores: np.ndarray, same: np.ndarray) -> dict:
+    """Verification ("same person?" by similarity >= t), every threshold t: false and true accept rates, and the
+    equal-error rate (where false accepts = false rejects) with its threshold."""
+    order = np.argsort(-scores, kind="stable")
+    s, positive = scores[order], same[order]
+    tpr = np.concatenate([[0.0], np.cumsum(positive) / positive.sum()])
+    fpr = np.concatenate([[0.0], np.cumsum(~positive) / (~positive).sum()])
+    thresholds = np.concatenate([[np.inf], s])
+    frr = 1 - tpr
+    k = int(np.argmin(np.abs(fpr - frr)))
+    return {"fpr": fpr, "tpr": tpr, "thresholds": thresholds, "eer": float((fpr[k] + frr[k]) / 2),
+            "eer_threshold": float(thresholds[k])}
+
+
+def open_set(embeddings: np.ndarray, labels: np.ndarray, known: list[int], unknown: list[int],
+             threshold: float) -> dict:
+    """Gallery = one photo of each `known` person; probes: their other photos (should be accepted: best similarity
+    >= threshold; and named right) and every photo of the `unknown` people (should be rejected). Averaged over
+    the 10 choices of gallery photo."""
+    people = by_person(labels)
+    accepted, named, rejected = [], [], []
+    strangers = np.concatenate([people[p] for p in unknown])
+    for k in range(min(len(people[p]) for p in known)):
+        gallery = np.array([people[p][k] for p in known])
+        probes = np.array([i for p in known for j, i in enumerate(people[p]) if j != k])
+        sim = embeddings[probes] @ embeddings[gallery].T
+        best = sim.max(1)
+        accepted.append(float((best >= threshold).mean()))
+        named.append(float(((best >= threshold) & (labels[gallery][sim.argmax(1)] == labels[probes])).mean()))
+        rejected.append(float(((embeddings[strangers] @ embeddings[gallery].T).max(1) < threshold).mean()))
+    return {"threshold": float(threshold), "known_accepted": float(np.mean(accepted)),
+            "known_accepted_and_named": float(np.mean(named)), "unknown_rejected": float(np.mean(rejected)),
+            "known": list(map(int, known)), "unknown": list(map(int, unknown))}
+
+
+def choose_threshold(embeddings: np.ndarray, labels: np.ndarray, known: list[int], unknown: list[int]) -> float:
+    """The threshold at which `open_set` accepts as many known probes as it rejects strangers (both rates
+    equal): chosen on people the network never trained on, within the training people (the validation run)."""
+    candidates = np.linspace(-0.2, 1.0, 1201)
+    gaps = []
+    for t in candidates[::10]:
+        r = open_set(embeddings, labels, known, unknown, t)
+        gaps.append(abs(r["known_accepted"] - r["unknown_rejected"]))
+    coarse = candidates[::10][int(np.argmin(gaps))]
+    fine = candidates[(candidates > coarse - 0.01) & (candidates < coarse + 0.01)]
+    gaps = [abs((r := open_set(embeddings, labels, known, unknown, t))["known_accepted"] - r["unknown_rejected"])
+            for t in fine]
+    return float(fine[int(np.argmin(gaps))])
+
+
+# ---------------------------------------------------------------- the model card's text
+
+
+def card_text(meta: dict) -> list[str]:
+    """The card's measured lines (markdown), from the checkpoint's JSON."""
+    m, split, t = meta["metrics"], meta["split"], meta["threshold"]
+    unseen = m["unseen"]
+    lines = [
+        f"**Split:** {split['description']}",
+        f"**One photo per person is enough:** {unseen['one_shot']['accuracy']:.1%} of the 9 other photos of each of "
+        f"the {unseen['one_shot']['people']} unseen people named right from one gallery photo each (mean over the "
+        f"10 choices of gallery photo; worst choice {min(unseen['one_shot']['by_gallery_photo']):.1%})",
+        f"**Verification** (same person or not, every pair of the unseen people's photos): equal-error rate "
+        f"{unseen['eer']:.1%}",
+        f"**Not in the gallery:** gallery = people {unseen['open_set']['known'][0]}–{unseen['open_set']['known'][-1]}"
+        f" (one photo each): {unseen['open_set']['known_accepted']:.1%} of their other photos accepted "
+        f"({unseen['open_set']['known_accepted_and_named']:.1%} accepted and named right), "
+        f"{unseen['open_set']['unknown_rejected']:.1%} of people {unseen['open_set']['unknown'][0]}–"
+        f"{unseen['open_set']['unknown'][-1]} rejected, at similarity threshold {t['value']:.3f} ({t['chosen']})",
+    ]
+    base = m.get("eigenfaces")
+    if base:
+        lines.append(f"**Eigenfaces baseline** (the classic: PCA of people 0–29's photos, {base['components']} "
+                     f"components, nearest neighbour), same protocol: one-shot {base['one_shot']['accuracy']:.1%}, "
+                     f"equal-error rate {base['eer']:.1%} (`{base['command']}`)")
+    if "validation" in m:
+        v = m["validation"]
+        lines.append(f"**Validation run** (trained on people 0–19, measured on 20–29, which chose the threshold): "
+                     f"one-shot {v['one_shot']['accuracy']:.1%}, equal-error rate {v['eer']:.1%}")
+    if "embed_ms" in m:
+        lines.append(f"**Speed:** `embed` {m['embed_ms']['median']:.1f} ms median on {m['embed_ms']['hardware']} "
+                     f"(`{m['embed_ms']['command']}`)")
+    lines.append(f"**Input:** grey, the photo's largest centred {ORL_SIZE[1]}:{ORL_SIZE[0]} box (a camera shot: "
+                 f"the guide box), resized to {INPUT_HEIGHT}×{INPUT_WIDTH}, normalised; the embedding averages the "
+                 "face and its mirror")
+    return lines

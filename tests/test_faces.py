@@ -1,0 +1,314 @@
+"""Recognise a face: reading photos safely, preprocessing (the same tensors in training and on the page), the
+embedding, identification and the open-set threshold, the card's numbers on the unseen people, the page."""
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, assert_traced_matches_eager, data_dir, require
+from models import faces
+from models.common import read_card
+
+ASSET = ROOT / "assets" / "faces" / "orl.npz"
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **kw) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def orl():
+    with np.load(ASSET) as d:
+        return d["x"], d["y"].astype(int)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return faces.load(device="cpu").model
+
+
+def camera_shot(face: np.ndarray, size=(640, 480), background=90) -> Image.Image:
+    """A colour 'camera' frame with an ORL face filling the page's guide box (faces.face_box(camera=True))."""
+    frame = Image.new("RGB", size, (background, background + 10, background + 20))
+    box = faces.face_box(size, camera=True)
+    frame.paste(faces.orl_image(face).convert("RGB").resize((box[2] - box[0], box[3] - box[1])), box[:2])
+    return frame
+
+
+# ---------------------------------------------------------------- reading and preprocessing
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "empty"),
+    (b"this is not an image at all", "not an image"),
+    (encode(Image.new("RGB", (120, 100)), "JPEG")[:200], "not an image"),  # truncated
+    (encode(Image.new("L", (16, 16))), "at least 24"),  # tiny: no face fits
+])
+def test_bad_files_get_a_clear_message(data, message):
+    with pytest.raises(faces.BadImageError, match=message):
+        faces.open_image(data)
+
+
+def test_huge_images_are_refused_before_decoding():
+    # A PNG header claiming 20,000 x 20,000 pixels (400 megapixels): refused from the header alone.
+    image = Image.new("1", (20_000, 20_000))
+    with pytest.raises(faces.BadImageError, match="megapixels"):
+        faces.open_image(encode(image))
+    with pytest.raises(faces.BadImageError, match="MB"):
+        faces.open_image(b"\0" * (faces.MAX_BYTES + 1))
+
+
+@pytest.mark.parametrize("mode, size", [("RGB", (640, 480)), ("L", (92, 112)), ("RGBA", (300, 1000)),
+                                        ("I;16", (50, 50)), ("RGB", (24, 24)), ("P", (1024, 200))])
+def test_preprocess_gives_the_network_input_from_any_photo(mode, size):
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), np.uint8)).convert(mode)
+    for camera in (False, True):
+        x = faces.preprocess(image, camera)
+        assert x.shape == (1, faces.INPUT_HEIGHT, faces.INPUT_WIDTH) and x.dtype == np.float32
+        assert abs(x.mean()) < 1e-4 and abs(x.std() - 1) < 0.05
+
+
+def test_face_box_has_the_orl_shape_and_the_camera_box_is_the_guide():
+    assert faces.face_box((92, 112)) == (0, 0, 92, 112)  # an ORL photo: all of it
+    for size in [(640, 480), (480, 640), (100, 100)]:
+        for camera in (False, True):
+            l, t, r, b = faces.face_box(size, camera)
+            assert 0 <= l < r <= size[0] and 0 <= t < b <= size[1]
+            assert abs((b - t) / (r - l) - 112 / 92) < 0.05
+            assert abs((l + r) / 2 - size[0] / 2) <= 1 and abs((t + b) / 2 - size[1] / 2) <= 1
+    assert faces.face_box((640, 480), camera=True)[3] - faces.face_box((640, 480), camera=True)[1] == round(0.8 * 480)
+
+
+def test_training_and_the_page_give_identical_tensors(orl):
+    from train import faces as training
+
+    pixels, _ = orl
+    trained_on = faces.normalise(training.grey_inputs(pixels[:40]))[:, None]
+    page = torch.from_numpy(np.stack([faces.preprocess(faces.orl_image(p)) for p in pixels[:40]]))
+    assert torch.equal(trained_on, page)
+    # the same photo saved as a colour JPEG-free PNG reads back to the same input
+    again = faces.preprocess(faces.open_image(encode(faces.orl_image(pixels[0]).convert("RGB"))))
+    np.testing.assert_array_equal(again, page[0].numpy())
+
+
+def test_augmentation_keeps_shapes_and_normalises():
+    from train import faces as training
+
+    g = torch.rand(6, faces.INPUT_HEIGHT, faces.INPUT_WIDTH)
+    x = training.augment(g, training.TrainConfig())
+    assert x.shape == (6, 1, faces.INPUT_HEIGHT, faces.INPUT_WIDTH) and torch.isfinite(x).all()
+    assert x.mean(dim=(2, 3)).abs().max() < 1e-4
+
+
+def test_the_shipped_faces_are_the_data_folder_s(orl):
+    path = require("vision/faces/orl.npz") / "vision" / "faces" / "orl.npz"
+    with np.load(path) as d:
+        np.testing.assert_array_equal(d["x"], orl[0])
+        np.testing.assert_array_equal(d["y"], orl[1])
+
+
+# ---------------------------------------------------------------- the network and its public functions
+
+
+def test_traced_network_matches_eager(model, orl):
+    x = torch.from_numpy(np.stack([faces.preprocess(faces.orl_image(p)) for p in orl[0][:4]]))
+    with torch.no_grad():
+        assert_traced_matches_eager(model, x)
+
+
+def test_embeddings_are_unit_vectors(model, orl):
+    e = faces.embed(faces.orl_image(orl[0][0]), model)
+    assert e.shape == (128,) and e.dtype == np.float32
+    assert abs(np.linalg.norm(e) - 1) < 1e-5
+    many = faces.embed_many([faces.orl_image(p) for p in orl[0][:5]], model)
+    np.testing.assert_allclose(many[0], e, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(many, axis=1), 1, atol=1e-5)
+
+
+def test_an_exact_gallery_photo_is_identified(model, orl):
+    pixels, labels = orl
+    people = [30, 31, 32, 35, 38]
+    gallery = {f"person {p}": faces.embed(faces.orl_image(pixels[labels == p][0]), model)[None] for p in people}
+    for p in people:
+        ranking = faces.identify(faces.orl_image(pixels[labels == p][0]), gallery, model)
+        assert ranking[0][0] == f"person {p}" and ranking[0][1] > 0.999
+        assert [s for _, s in ranking] == sorted((s for _, s in ranking), reverse=True)
+        assert faces.is_known(ranking, read_card("faces")["threshold"]["value"])
+
+
+def test_a_camera_shot_of_a_gallery_face_is_recognised(model, orl):
+    """The camera path: a colour frame with the face in the guide box reads as that face."""
+    pixels, labels = orl
+    face = pixels[labels == 36][2]
+    e = faces.embed(camera_shot(face), model, camera=True)
+    assert float(e @ faces.embed(faces.orl_image(face), model)) > 0.95
+
+
+def test_open_set_threshold_behaviour(model):
+    threshold = read_card("faces")["threshold"]["value"]
+    assert 0 < threshold < 1
+    assert faces.is_known([("a", threshold + 0.01)], threshold) and not faces.is_known([("a", threshold - 0.01)], threshold)
+    assert not faces.is_known([], threshold)
+    # the measures on made-up embeddings: two tight people known, two strangers far away
+    rng = np.random.default_rng(0)
+    centres = np.eye(4, 16)
+    e = np.concatenate([c + 0.05 * rng.standard_normal((10, 16)) for c in centres])
+    e = (e / np.linalg.norm(e, axis=1, keepdims=True)).astype(np.float32)
+    labels = np.repeat(np.arange(4), 10)
+    r = faces.open_set(e, labels, [0, 1], [2, 3], 0.5)
+    assert r["known_accepted"] == 1 and r["known_accepted_and_named"] == 1 and r["unknown_rejected"] == 1
+    assert faces.open_set(e, labels, [0, 1], [2, 3], 1.01)["known_accepted"] == 0  # nothing reaches it
+    t = faces.choose_threshold(e, labels, [0, 1], [2, 3])
+    assert faces.open_set(e, labels, [0, 1], [2, 3], t)["unknown_rejected"] == 1
+    assert faces.one_shot(e, labels)["accuracy"] == 1
+    curve = faces.roc(*faces.pair_scores(e, labels))
+    assert curve["eer"] == 0
+
+
+def test_feature_maps_and_saliency(model, orl):
+    image = faces.orl_image(orl[0][300])
+    maps = faces.feature_maps(image, model)
+    assert list(maps) == list(faces.FEATURE_LAYERS) and maps["block1"].shape == (32, 32, 26)
+    heat = faces.saliency(image, faces.embed(faces.orl_image(orl[0][301]), model), model)
+    assert heat.shape == (faces.INPUT_HEIGHT, faces.INPUT_WIDTH) and heat.max() == pytest.approx(1) and heat.min() >= 0
+
+
+def test_map_2d(model, orl):
+    e = faces.embed_many([faces.orl_image(p) for p in orl[0][:60]], model)
+    for method in ("PCA", "t-SNE"):
+        points, extra = faces.map_2d(e, method, e[:2])
+        assert points.shape == (60, 2) and extra.shape == (2, 2) and np.isfinite(points).all()
+
+
+# ---------------------------------------------------------------- the card's numbers
+
+
+def test_the_card_records_the_split_and_the_targets():
+    meta = read_card("faces")
+    assert meta["split"]["train_people"] == list(range(30)) and meta["split"]["unseen_people"] == list(range(30, 40))
+    m = meta["metrics"]["unseen"]
+    assert len(m["one_shot"]["by_gallery_photo"]) == 10 and m["one_shot"]["people"] == 10
+    assert m["open_set"]["known"] == [30, 31, 32, 33, 34] and m["open_set"]["unknown"] == [35, 36, 37, 38, 39]
+    assert "20–29" in meta["threshold"]["chosen"]
+    assert meta["metrics"]["eigenfaces"]["one_shot"]["accuracy"] < m["one_shot"]["accuracy"]
+    text = "\n".join(faces.card_text(meta))
+    assert "Eigenfaces" in text and "never seen" in text
+
+
+def test_unseen_people_accuracy_matches_the_card(model):
+    path = require("vision/faces/orl.npz")
+    from train import faces as training
+
+    meta = read_card("faces")
+    pixels, y = training.load_orl(str(path))
+    x = faces.normalise(training.grey_inputs(pixels))[:, None]
+    measured = training.measure(model, x, y, training.FINAL["measure"], meta["threshold"]["value"])
+    card = meta["metrics"]["unseen"]
+    assert measured["one_shot"]["accuracy"] == pytest.approx(card["one_shot"]["accuracy"], abs=0.005)
+    assert measured["eer"] == pytest.approx(card["eer"], abs=0.005)
+    assert measured["open_set"]["unknown_rejected"] == pytest.approx(card["open_set"]["unknown_rejected"], abs=0.01)
+    assert measured["open_set"]["known_accepted"] == pytest.approx(card["open_set"]["known_accepted"], abs=0.01)
+    base = training.eigenfaces(x, y, training.FINAL["train"], training.FINAL["measure"])
+    assert base["one_shot"]["accuracy"] == pytest.approx(meta["metrics"]["eigenfaces"]["one_shot"]["accuracy"], abs=1e-6)
+
+
+def test_training_dry_run(tmp_path):
+    path = require("vision/faces/orl.npz")
+    from train import faces as training
+
+    cfg = training.parse_config(training.TrainConfig, ["--data-dir", str(path), "--out-dir", str(tmp_path),
+                                                       "--dry-run", "--threads", "1"])
+    meta = training.train(cfg)
+    card = json.loads((tmp_path / "faces.json").read_text())
+    assert (tmp_path / "faces.safetensors").is_file() and card["name"] == "faces" == meta["name"]
+    assert card["metrics"]["unseen"]["one_shot"]["people"] == 10
+    loaded = faces.load(tmp_path, "cpu")
+    assert loaded.model.project.out_features == 128
+
+
+def test_embed_then_saliency_in_a_fresh_process():
+    from test_fresh_process import run_fresh
+
+    out = run_fresh("""
+        from models import faces
+        face = faces.orl_image(np.load("assets/faces/orl.npz")["x"][0])
+        with torch.inference_mode():
+            e = faces.embed(face)
+        heat = faces.saliency(face, e)
+        print(round(float(np.linalg.norm(e)), 3), heat.shape)
+    """)
+    assert out.split("\n")[0] == "1.0 (64, 52)"
+
+
+# ---------------------------------------------------------------- the page
+
+
+def faces_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+    at.switch_page("app_pages/faces.py").run()
+    assert not at.exception
+    return at
+
+
+def text_of(at: AppTest) -> str:
+    parts = [e.value for kind in ("title", "subheader", "markdown", "caption", "info", "success", "warning", "error")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_page_names_an_unseen_person_and_shows_the_map():
+    at = faces_page()
+    text = text_of(at)
+    assert at.title[0].value.endswith("Recognise a face")
+    assert "### It's **person 33**" in text or "not in the gallery" in text
+    at.selectbox(key="person").set_value(37).run()
+    at.slider(key="probe_photo").set_value(1).run()  # the gallery's own photo: an exact match
+    assert "### It's **person 37** (similarity 1.00)" in text_of(at)
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    titles = [s["layout"].get("title", {}).get("text", "") for s in specs]
+    assert any(t.startswith("All 400 photos' embeddings (t-SNE)") for t in titles)
+    assert any(t.startswith("saliency") for t in titles) and any("maps of 32×26" in t for t in titles)
+    assert "Model card" in [e.label for e in at.expander] and "Eigenfaces" in text_of(at)
+    assert "early 1990s" in text_of(at)
+
+
+def test_page_adds_people_from_the_camera_and_recognises_them(orl):
+    pixels, labels = orl
+    at = faces_page()
+    for name, person in (("Ada", 34), ("Alan", 38)):
+        at.text_input(key="add_name").set_value(name)
+        at.camera_input(key="add_camera").set_value(("shot.jpg", encode(camera_shot(pixels[labels == person][0]), "JPEG"),
+                                                     "image/jpeg")).run()
+        at.button(key="add_button").click().run()
+        assert not at.exception and f"Added 1 photo of {name}" in text_of(at)
+    at.camera_input(key="probe_camera").set_value(
+        ("probe.jpg", encode(camera_shot(pixels[labels == 34][4]), "JPEG"), "image/jpeg")).run()
+    assert not at.exception and "### It's **Ada**" in text_of(at)
+    at.camera_input(key="probe_camera").set_value(
+        ("probe.jpg", encode(camera_shot(pixels[labels == 38][6]), "JPEG"), "image/jpeg")).run()
+    assert "### It's **Alan**" in text_of(at)
+    # someone not in the gallery
+    at.camera_input(key="probe_camera").set_value(
+        ("probe.jpg", encode(camera_shot(pixels[labels == 39][3]), "JPEG"), "image/jpeg")).run()
+    assert "not in the gallery" in text_of(at)
+
+
+def test_page_bad_uploads_get_a_message():
+    at = faces_page()
+    at.text_input(key="add_name").set_value("Ada")
+    at.segmented_control(key="add_source").set_value("Upload").run()
+    for name, data, message in [("broken.png", b"not an image", "not an image"), ("empty.jpg", b"", "empty"),
+                                ("tiny.png", encode(Image.new("RGB", (5, 5))), "at least")]:
+        at.file_uploader(key="add_upload").set_value([(name, data, "image/png")]).run()
+        at.button(key="add_button").click().run()
+        assert not at.exception and at.error and message in at.error[0].value, [e.value for e in at.error]
+    assert "Added" not in text_of(at)

@@ -1,0 +1,330 @@
+"""Train the face-embedding CNN on the ORL faces, people 0-29 only, and measure it on people 30-39.
+
+    python -m train.faces --data-dir ../shared/data --threads 1
+
+Reads DATA_DIR/vision/faces/orl.npz (40 people x 10 grey photos, 112x92; only read), puts every photo through
+`models.faces.preprocess` (its grey, resized stage `grey_input`, then `normalise`: the same tensors), and runs:
+
+1. the validation run: the recipe trained on people 0-19 and measured on 20-29, which it never saw; this chooses
+   the "not in the gallery" threshold (gallery 20-24, strangers 25-29: as many accepted as rejected);
+2. the shipped run: the same recipe on people 0-29 (all 10 photos of each), measured once at the end on the unseen
+   people 30-39: one-shot accuracy over the 10 choices of gallery photo, the ROC and equal-error rate of every
+   pair, the open set (gallery 30-34, strangers 35-39) at the threshold from 1.;
+3. the eigenfaces baseline (PCA of people 0-29 + nearest neighbour) measured the same way (`eigenfaces`).
+
+Nothing of people 30-39 chooses anything: no early stopping, no threshold, no recipe choice (their one-shot accuracy
+in the curve is recorded every few epochs to be seen, never read by the script).
+
+Loss: CosFace (Wang et al. 2018): the cosine between an embedding and its person's learned centre, minus a margin
+m, scaled by s, in a softmax over the training people; the embedding is the layer before (unit length).
+Augmentation for what a camera adds: shift, scale, rotation, mirror, lighting (gain, gamma, a shadow across the
+face), blur, noise and a blanked patch.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models import faces
+from models.common import WEIGHTS_DIR, autocast, count_parameters, save_checkpoint
+from train.common import cnn_precision, default_data_dir, parse_config, start_run, training_record
+
+ARCHIVE = Path("vision") / "faces" / "orl.npz"
+PROVENANCE = {
+    "dataset": "The ORL Database of Faces (AT&T Laboratories Cambridge, formerly Olivetti Research Laboratory, "
+    "1992-1994): 40 people x 10 grey photos, 112x92",
+    "files": "vision/faces/orl.npz (x: (400, 112, 92) uint8, y: person 0..39, copied exactly from the PGMs)",
+    "license": "free for research use, with credit to AT&T Laboratories Cambridge",
+    "credit": "AT&T Laboratories Cambridge",
+    "url": "https://cam-orl.co.uk/facedatabase.html",
+}
+VALIDATION = {"train": list(range(0, 20)), "measure": list(range(20, 30))}
+FINAL = {"train": list(faces.SEEN_PEOPLE), "measure": list(faces.UNSEEN_PEOPLE)}
+
+
+@dataclass
+class TrainConfig:
+    """Train the face-embedding CNN (people 0-29 of ORL) and measure it on the unseen people 30-39."""
+
+    data_dir: str = default_data_dir()
+    out_dir: str = str(WEIGHTS_DIR)
+    epochs: int = 150
+    batch_size: int = 60
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    warmup: int = 5  # epochs
+    scale: float = 20.0  # CosFace's s
+    margin: float = 0.3  # CosFace's m
+    embedding: int = 128
+    widths: str = "32,64,128,128"
+    dropout: float = 0.3
+    shift: float = 0.08  # of the face box's size
+    zoom: float = 0.12  # scale 1 +- this
+    rotate: float = 12.0  # degrees
+    light: float = 0.5  # strength of the lighting changes (gain, gamma, shadow)
+    blur: float = 1.2  # largest Gaussian blur sigma, pixels of the input
+    erase: float = 0.3  # chance of a blanked patch
+    eval_every: int = 10
+    validate: bool = True  # run 1. (people 0-19 -> 20-29: the threshold); else the card gets no threshold choice
+    seed: int = 0
+    threads: int = 0
+    dry_run: bool = False
+
+
+def load_orl(data_dir: str) -> tuple[np.ndarray, np.ndarray]:
+    """-> pixels (400, 112, 92) uint8, person (400,) int64, ordered by person then photo."""
+    with np.load(Path(data_dir) / ARCHIVE) as d:
+        return d["x"], d["y"].astype(np.int64)
+
+
+def grey_inputs(pixels: np.ndarray) -> torch.Tensor:
+    """ORL photos -> (N, 64, 52) grey in [0, 1], through `models.faces.grey_input` (normalise -> the input)."""
+    return torch.from_numpy(np.stack([faces.grey_input(faces.orl_image(p)) for p in pixels]))
+
+
+# ---------------------------------------------------------------- augmentation
+
+
+def augment(g: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    """(B, H, W) grey faces in [0, 1] -> (B, 1, H, W) network inputs, each changed as a camera would: a random
+    shift, scale, rotation and mirror (one affine warp, borders repeated), lighting (gain, gamma, a linear shadow
+    across the face), blur, noise, sometimes a blanked patch; then `models.faces.normalise`."""
+    b, h, w = g.shape
+    x = g[:, None]
+    angle = (torch.rand(b) * 2 - 1) * math.radians(cfg.rotate)
+    zoom = 1 + (torch.rand(b) * 2 - 1) * cfg.zoom
+    mirror = torch.where(torch.rand(b) < 0.5, -1.0, 1.0)
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    shift = (torch.rand(b, 2) * 2 - 1) * cfg.shift * 2
+    theta = torch.stack([torch.stack([cos * mirror, -sin * h / w, shift[:, 0]], 1),
+                         torch.stack([sin * w / h * mirror, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, (b, 1, h, w), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    # lighting: gamma, then a shadow (a linear ramp in a random direction), then gain
+    s = cfg.light
+    gamma = torch.exp((torch.rand(b, 1, 1, 1) * 2 - 1) * 0.5 * s)
+    x = x.clamp(1e-3, 1) ** gamma
+    direction = torch.rand(b) * 2 * math.pi
+    ys, xs = torch.linspace(-1, 1, h).view(1, h, 1), torch.linspace(-1, 1, w).view(1, 1, w)
+    ramp = torch.cos(direction).view(b, 1, 1) * xs + torch.sin(direction).view(b, 1, 1) * ys
+    x = x * (1 + (torch.rand(b, 1, 1) * s) * ramp)[:, None]
+    x = x * (1 + (torch.rand(b, 1, 1, 1) * 2 - 1) * s * 0.5)
+    # blur: a 5x5 Gaussian of random sigma per image (sigma ~0: unchanged)
+    if cfg.blur > 0:
+        sigma = torch.rand(b) * cfg.blur + 1e-3
+        r = torch.arange(-2, 3, dtype=torch.float32)
+        k1 = torch.exp(-(r[None] ** 2) / (2 * sigma[:, None] ** 2))
+        k1 = k1 / k1.sum(1, keepdim=True)
+        kernel = (k1[:, :, None] * k1[:, None, :])[:, None]  # (B, 1, 5, 5)
+        x = F.conv2d(F.pad(x, (2, 2, 2, 2), mode="replicate").view(1, b, h + 4, w + 4), kernel, groups=b).view(b, 1, h, w)
+    x = x + torch.randn_like(x) * 0.02 * torch.rand(b, 1, 1, 1)
+    if cfg.erase:
+        ph, pw = (torch.rand(b) * 0.3 * h + 0.1 * h).long(), (torch.rand(b) * 0.3 * w + 0.1 * w).long()
+        top, left = (torch.rand(b) * (h - ph)).long(), (torch.rand(b) * (w - pw)).long()
+        rows, cols = torch.arange(h).view(1, h, 1), torch.arange(w).view(1, 1, w)
+        hole = ((rows >= top.view(b, 1, 1)) & (rows < (top + ph).view(b, 1, 1)) & (cols >= left.view(b, 1, 1))
+                & (cols < (left + pw).view(b, 1, 1)) & (torch.rand(b, 1, 1) < cfg.erase))
+        x = torch.where(hole[:, None], x.mean(dim=(2, 3), keepdim=True), x)
+    return faces.normalise(x)
+
+
+# ---------------------------------------------------------------- the loss
+
+
+class CosFace(nn.Module):
+    """Large-margin cosine loss: logits s * (cos(embedding, centre_j) - m [j = the person])."""
+
+    def __init__(self, dim: int, classes: int, scale: float, margin: float):
+        super().__init__()
+        self.centres = nn.Parameter(torch.randn(classes, dim) * 0.01)
+        self.scale, self.margin = scale, margin
+
+    def forward(self, e: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cos = F.normalize(e.float(), dim=1) @ F.normalize(self.centres, dim=1).T
+        logits = self.scale * (cos - self.margin * F.one_hot(y, cos.shape[1]))
+        return F.cross_entropy(logits, y), cos
+
+
+# ---------------------------------------------------------------- one run: train on some people, measure on others
+
+
+def measure(model: faces.FaceNet, x: torch.Tensor, y: np.ndarray, people: list[int], threshold: float | None) -> dict:
+    """The card's measures on `people` (never trained on): one-shot accuracy, ROC/EER, open set (first half of the
+    people in the gallery, second half strangers)."""
+    keep = np.isin(y, people)
+    e, labels = faces.embed_inputs(x[torch.from_numpy(keep)], model), y[keep]
+    scores, same = faces.pair_scores(e, labels)
+    curve = faces.roc(scores, same)
+    half = len(people) // 2
+    known, unknown = people[:half], people[half:]
+    result = {"one_shot": faces.one_shot(e, labels), "eer": curve["eer"], "eer_threshold": curve["eer_threshold"],
+              "pairs": {"same": int(same.sum()), "different": int((~same).sum())},
+              "roc": thin_roc(curve)}
+    if threshold is None:
+        threshold = faces.choose_threshold(e, labels, known, unknown)
+    result["open_set"] = faces.open_set(e, labels, known, unknown, threshold)
+    return result
+
+
+def thin_roc(curve: dict, points: int = 101) -> dict:
+    """The ROC at `points` false-accept rates (for the card and the page's chart)."""
+    grid = np.linspace(0, 1, points)
+    return {"fpr": grid.round(4).tolist(), "tpr": np.interp(grid, curve["fpr"], curve["tpr"]).round(5).tolist()}
+
+
+def train_run(g: torch.Tensor, x: torch.Tensor, y: np.ndarray, split: dict, cfg: TrainConfig, label: str) -> tuple:
+    """Train the recipe on split["train"] people; -> (model, curve, seconds)."""
+    torch.manual_seed(cfg.seed)
+    train_idx = np.flatnonzero(np.isin(y, split["train"]))
+    remap = {p: i for i, p in enumerate(split["train"])}
+    g_train = g[train_idx]
+    y_train = torch.tensor([remap[int(p)] for p in y[train_idx]])
+    model_cfg = faces.Config(widths=tuple(int(w) for w in cfg.widths.split(",")), embedding=cfg.embedding,
+                             dropout=cfg.dropout)
+    model = faces.FaceNet(model_cfg)
+    head = CosFace(cfg.embedding, len(split["train"]), cfg.scale, cfg.margin)
+    params = list(model.parameters()) + list(head.parameters())
+    opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay)
+    epochs = 2 if cfg.dry_run else cfg.epochs
+    steps_per_epoch = 2 if cfg.dry_run else math.ceil(len(train_idx) / cfg.batch_size)
+    total = epochs * steps_per_epoch
+    curve, step, start = [], 0, time.time()
+    for epoch in range(epochs):
+        model.train()
+        order = torch.randperm(len(train_idx))
+        loss_sum = correct = seen = 0
+        for i in range(steps_per_epoch):
+            idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+            progress = step / total
+            lr = cfg.lr * min(1.0, (step + 1) / (cfg.warmup * steps_per_epoch)) * 0.5 * (1 + math.cos(math.pi * progress))
+            for group in opt.param_groups:
+                group["lr"] = lr
+            xb, yb = augment(g_train[idx], cfg), y_train[idx]
+            with autocast(torch.device("cpu")):
+                e = model(xb.contiguous(memory_format=torch.channels_last))
+            loss, cos = head(e, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            loss_sum += loss.item() * len(yb)
+            correct += (cos.argmax(1) == yb).sum().item()
+            seen += len(yb)
+        point = {"epoch": epoch + 1, "train_loss": round(loss_sum / seen, 5), "train_accuracy": round(correct / seen, 5)}
+        if (epoch + 1) % cfg.eval_every == 0 or epoch == epochs - 1:
+            model.eval()
+            keep = np.isin(y, split["measure"])
+            e = faces.embed_inputs(x[torch.from_numpy(keep)], model)
+            point["unseen_one_shot"] = round(faces.one_shot(e, y[keep])["accuracy"], 5)
+        curve.append(point | {"seconds": round(time.time() - start, 1)})
+        if "unseen_one_shot" in point:
+            print(f"[{label}] " + ", ".join(f"{k} {v}" for k, v in curve[-1].items()), flush=True)
+    return model.eval(), curve, time.time() - start
+
+
+# ---------------------------------------------------------------- the baseline
+
+
+def eigenfaces(x: torch.Tensor, y: np.ndarray, train_people: list[int], measure_people: list[int],
+               components: int = 100) -> dict:
+    """The classic baseline (Turk & Pentland 1991): the principal components of the training people's photos
+    (the same preprocessed inputs, flattened), each photo projected on them; nearest neighbour by cosine. Measured
+    like the CNN: one-shot accuracy, equal-error rate."""
+    flat = x.flatten(1).double().numpy()
+    train = flat[np.isin(y, train_people)]
+    mean = train.mean(0)
+    _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
+    basis = vt[:components]
+    keep = np.isin(y, measure_people)
+    e = (flat[keep] - mean) @ basis.T
+    e = (e / np.linalg.norm(e, axis=1, keepdims=True)).astype(np.float32)
+    scores, same = faces.pair_scores(e, y[keep])
+    curve = faces.roc(scores, same)
+    return {"components": components, "one_shot": faces.one_shot(e, y[keep]), "eer": curve["eer"],
+            "roc": thin_roc(curve)}
+
+
+def map_record(model: faces.FaceNet, x: torch.Tensor) -> dict:
+    """The page's map of all 400 photos: t-SNE of the shipped network's embeddings (models.faces.map_2d, fixed seed),
+    computed once here rather than on the server (seconds of CPU)."""
+    points, _ = faces.map_2d(faces.embed_inputs(x, model), "t-SNE")
+    return {"method": "t-SNE", "points": np.round(points, 2).tolist()}
+
+
+# ---------------------------------------------------------------- the whole script
+
+
+def train(cfg: TrainConfig) -> dict:
+    process_start = start_run(cfg)
+    pixels, y = load_orl(cfg.data_dir)
+    g = grey_inputs(pixels)
+    x = faces.normalise(g)[:, None]  # == models.faces.preprocess of each photo (tests/test_faces.py)
+
+    validation, threshold = None, None
+    seconds = 0.0
+    if cfg.validate:
+        model, val_curve, val_seconds = train_run(g, x, y, VALIDATION, cfg, "people 0-19 -> 20-29")
+        validation = measure(model, x, y, VALIDATION["measure"], None)
+        threshold = validation["open_set"]["threshold"]
+        seconds += val_seconds
+        print(f"validation: one-shot {validation['one_shot']['accuracy']:.2%}, EER {validation['eer']:.2%}, "
+              f"threshold {threshold:.3f}", flush=True)
+    model, curve, final_seconds = train_run(g, x, y, FINAL, cfg, "people 0-29 -> 30-39")
+    seconds += final_seconds
+    if threshold is None:  # no validation run (a quick experiment): the threshold is not chosen honestly
+        threshold = 0.5
+    unseen = measure(model, x, y, FINAL["measure"], threshold)
+    base = eigenfaces(x, y, FINAL["train"], FINAL["measure"])
+    base["command"] = "python -m train.faces (function eigenfaces; also python -m benchmarks.faces)"
+
+    meta = {
+        "name": faces.NAME,
+        "architecture": f"CNN: 4 blocks (two 3x3 conv + batch norm + ReLU, 2x2 max-pool; widths {cfg.widths.replace(',', '/')})"
+        f" -> flatten -> dropout -> linear {cfg.embedding} -> batch norm -> unit length; each face averaged with "
+        "its mirror",
+        "config": {"widths": [int(w) for w in cfg.widths.split(",")], "embedding": cfg.embedding, "dropout": cfg.dropout},
+        "parameters": count_parameters(model),
+        "preprocessing": {"input": [faces.INPUT_HEIGHT, faces.INPUT_WIDTH],
+                          "crop": "grey; the largest centred 112:92 box (camera: the guide box, "
+                                  f"{faces.CAMERA_BOX_HEIGHT:.0%} of the frame's height); area resize to 64x52; "
+                                  "each photo to mean 0, standard deviation 1",
+                          "views": "the face and its mirror, embeddings averaged"},
+        "split": {"train_people": FINAL["train"], "unseen_people": FINAL["measure"],
+                  "validation": VALIDATION,
+                  "description": "trained on people 0–29 (all 10 photos each); people 30–39 never seen in training "
+                                 "nor used to choose anything; the validation run (trained on 0–19, measured on 20–29)"
+                                 " chose the threshold"},
+        "threshold": {"value": round(threshold, 4),
+                      "chosen": "on people 20–29 by the validation run trained on 0–19: gallery 20–24, strangers "
+                                "25–29, as many accepted as rejected" if cfg.validate else "not chosen (no validation run)"},
+        "metrics": {"unseen": unseen, "eigenfaces": base,
+                    "evaluated_on": "people 30–39 of ORL (100 photos), never seen in training, each through "
+                                    "models.faces.preprocess"},
+        "map": map_record(model, x),
+        "curve": curve,
+        "training": training_record("train.faces", cfg, seconds, process_start, cnn_precision(torch.device("cpu"))),
+        "data": PROVENANCE,
+    }
+    if validation is not None:
+        meta["metrics"]["validation"] = validation
+    if not cfg.dry_run or cfg.out_dir != str(WEIGHTS_DIR):
+        save_checkpoint(model, meta, faces.NAME, cfg.out_dir)
+    print(f"unseen people 30-39: one-shot {unseen['one_shot']['accuracy']:.2%} "
+          f"(by gallery photo {[round(a, 3) for a in unseen['one_shot']['by_gallery_photo']]}), EER {unseen['eer']:.2%}, "
+          f"open set: known accepted {unseen['open_set']['known_accepted']:.1%}, strangers rejected "
+          f"{unseen['open_set']['unknown_rejected']:.1%} at {threshold:.3f}; eigenfaces one-shot "
+          f"{base['one_shot']['accuracy']:.2%}, EER {base['eer']:.2%}; trained in {seconds / 60:.1f} min "
+          f"({meta['training']['total_seconds'] / 60:.1f} min in all)", flush=True)
+    return meta
+
+
+if __name__ == "__main__":
+    train(parse_config(TrainConfig))
