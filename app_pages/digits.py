@@ -6,6 +6,7 @@ from models import digits
 from ui.card import model_card, training_curves
 from ui.charts import article, feature_grid, image_heatmap, probability_bars
 from ui.loading import load_model
+from ui import share
 
 CANVAS_SIZE = 280  # display pixels: ten times MNIST's 28x28
 FEATURE_MAPS_SHOWN = 16  # per layer, the most active ones
@@ -19,10 +20,14 @@ st.markdown(
     "each layer computes: the review's *multiple levels of abstraction*."
 )
 
+PEN_WIDTH = 18  # the pen's width when the page opens
+SHARE = share.View("digits", [share.Param("pen", "pen", share.integer(5, 40), default=PEN_WIDTH)])  # ?pen=24
+SHARE.restore()
+st.session_state.setdefault("pen", PEN_WIDTH)
 st.session_state.setdefault("canvas_version", 0)
 left, right = st.columns([1, 1.2], gap="large")
 with left:
-    stroke = st.slider("Pen width", min_value=5, max_value=40, value=18, step=1)
+    stroke = st.slider("Pen width", min_value=5, max_value=40, step=1, key="pen")
     canvas = st_canvas(
         stroke_width=stroke,
         stroke_color="#FFFFFF",
@@ -36,6 +41,7 @@ with left:
     if st.button("Clear", icon=":material/delete:"):
         st.session_state.canvas_version += 1  # a new key mounts a fresh, empty canvas
         st.rerun()
+SHARE.sync()
 
 prediction, unreadable = None, False
 try:

@@ -7,6 +7,7 @@ from app_pages.figures.embeddings import word_map
 from ui.card import curve_panels, model_card
 from ui.charts import score_bars
 from ui.loading import load_model
+from ui import share
 
 SIZES = [500, 1000, 2000, 5000]
 DEFAULT_SIZE = 1000
@@ -67,10 +68,46 @@ def word_query(text: str):
     return words[0]
 
 
+def analogy_key(box: str) -> str:
+    """The key of an analogy box ("a", "b" or "c") of the example shown (as below)."""
+    return f"{box}_{st.session_state.get('analogy_example') or list(EXAMPLE_ANALOGIES)[0]}"
+
+
+def analogy_restored(values: dict) -> None:
+    """A link's analogy words: the example they are, if one is (else the first example's boxes take them)."""
+    first = list(EXAMPLE_ANALOGIES)[0]
+    words = tuple(values.get(box, default) for box, default in zip("abc", EXAMPLE_ANALOGIES[first]))
+    example = next((name for name, triple in EXAMPLE_ANALOGIES.items() if triple == words), first)
+    st.session_state.analogy_example = example
+    for box, word in zip("abc", words):
+        st.session_state[analogy_key(box)] = word
+
+
+def use_word() -> None:
+    if st.session_state.example_word:
+        st.session_state.query = st.session_state.example_word
+
+
+MAPS = {"tsne": "t-SNE", "pca": "PCA"}
+# The URL's state (ui/share.py): ?word=king&words=2000&map=pca, and the analogy's words ?a=man&b=king&c=woman
+SHARE = share.View("embeddings", [
+    share.Param("word", "query", share.text(MAX_QUERY_CHARS), default=""),
+    share.Param("words", "words", share.one_of(SIZES), default=DEFAULT_SIZE),
+    share.Param("map", "method", share.one_of(MAPS), write=share.name_of(MAPS), default="t-SNE"),
+    *[share.Param(box, None, share.text(MAX_QUERY_CHARS), default=default, apply=lambda word: None,
+                  read=lambda box=box: st.session_state.get(analogy_key(box)))
+      for box, default in zip("abc", EXAMPLE_ANALOGIES[list(EXAMPLE_ANALOGIES)[0]])],
+], on_restore=analogy_restored)
+if SHARE.restore():
+    st.session_state.example_word = None  # the word came from the link, not from a pill
+st.session_state.setdefault("query", "")
+st.session_state.setdefault("words", DEFAULT_SIZE)
+st.session_state.setdefault("method", "t-SNE")
+
 # ---- controls -------------------------------------------------------------------------------
 left, middle, right = st.columns([2, 2, 3])
-n = left.select_slider("Words on the map (most frequent first)", SIZES, value=DEFAULT_SIZE)
-method = left.segmented_control("Map", ["t-SNE", "PCA"], default="t-SNE", key="method") or "t-SNE"
+n = left.select_slider("Words on the map (most frequent first)", SIZES, key="words")
+method = left.segmented_control("Map", list(MAPS.values()), key="method") or "t-SNE"
 colour = middle.segmented_control("Colour by", ["clusters", "categories"], default="clusters", key="colour") or "clusters"
 k = middle.slider("k-means clusters", 4, 20, 10, disabled=colour != "clusters")
 computable = n <= embeddings.TSNE_COMPUTE_MAX_WORDS  # larger maps: only the precomputed perplexity
@@ -83,8 +120,8 @@ if not computable and method == "t-SNE" and perplexity != DEFAULT_PERPLEXITY:
     middle.caption(f"{n:,} words: shown at perplexity {DEFAULT_PERPLEXITY:g}, precomputed (another would take minutes "
                    "to compute here).")
     perplexity = int(DEFAULT_PERPLEXITY)
-picked = right.pills("Try", EXAMPLE_WORDS, key="example_word")
-query = right.text_input("Find a word", value=picked or "", max_chars=MAX_QUERY_CHARS, placeholder="e.g. france")
+right.pills("Try", EXAMPLE_WORDS, key="example_word", on_change=use_word)
+query = right.text_input("Find a word", key="query", max_chars=MAX_QUERY_CHARS, placeholder="e.g. france")
 
 xyz = coordinates(n, method, float(perplexity))
 words = emb.vocab[:n]
@@ -131,11 +168,13 @@ st.download_button("Download these coordinates (CSV)", embeddings.coordinates_cs
 st.subheader("Analogies: vector arithmetic")
 st.markdown("*a* is to *b* as *c* is to **?** — the words nearest to *b − a + c*.")
 example = st.selectbox("Example", list(EXAMPLE_ANALOGIES), key="analogy_example")
-a0, b0, c0 = EXAMPLE_ANALOGIES[example]
+for box, given in zip("abc", EXAMPLE_ANALOGIES[example]):
+    st.session_state.setdefault(f"{box}_{example}", given)
 cols = st.columns(3)
-a = cols[0].text_input("a", a0, max_chars=MAX_QUERY_CHARS, key=f"a_{example}")
-b = cols[1].text_input("is to b", b0, max_chars=MAX_QUERY_CHARS, key=f"b_{example}")
-c = cols[2].text_input("as c is to ?", c0, max_chars=MAX_QUERY_CHARS, key=f"c_{example}")
+a = cols[0].text_input("a", max_chars=MAX_QUERY_CHARS, key=f"a_{example}")
+b = cols[1].text_input("is to b", max_chars=MAX_QUERY_CHARS, key=f"b_{example}")
+c = cols[2].text_input("as c is to ?", max_chars=MAX_QUERY_CHARS, key=f"c_{example}")
+SHARE.sync()
 terms = [embeddings.tokenize(t[:MAX_QUERY_CHARS]) for t in (a, b, c)]
 if any(len(t) != 1 for t in terms):
     st.warning("Give exactly one word (letters a–z) in each box.")

@@ -1,10 +1,13 @@
 """Watch a network learn: the review's Figure 1 as a playground (Part 1), and a digit network trained live (Part 2)."""
+from dataclasses import replace
+
 import streamlit as st
 
 from app_pages.learning import live_digits, playground
 from models import live
 from ui.card import model_card
 from ui.loading import model_meta
+from ui import share
 
 PARTS = {"Figure 1, to play with": playground.render, "Train a digit network": live_digits.render}
 
@@ -14,8 +17,26 @@ st.markdown(
     "stochastic gradient descent, learns its own representation. Every other page shows a network that "
     "finished learning long ago; here you watch it happen."
 )
-part = st.segmented_control("Part", list(PARTS), default=list(PARTS)[0], key="part", label_visibility="collapsed")
-PARTS[part or list(PARTS)[0]]()
+
+# The URL's state (ui/share.py): ?part=figure1 or digits, then the part's own (app_pages/learning/*.py's SHARE).
+PART_NAMES = dict(zip(["figure1", "digits"], PARTS))
+FIRST = list(PARTS)[0]
+
+
+def showing(part: str):
+    return lambda: (st.session_state.get("part") or FIRST) == PART_NAMES[part]
+
+
+SHARE = share.View("live", [
+    share.Param("part", "part", share.one_of(PART_NAMES), write=share.name_of(PART_NAMES), default=FIRST),
+    *[replace(param, active=showing("figure1")) for param in playground.SHARE],
+    *[replace(param, active=showing("digits")) for param in live_digits.SHARE],
+], on_restore=playground.link_restored)
+SHARE.restore()
+st.session_state.setdefault("part", FIRST)
+part = st.segmented_control("Part", list(PARTS), key="part", label_visibility="collapsed")
+PARTS[part or FIRST]()
+SHARE.sync()
 
 with st.expander("Model card", expanded=False):
     meta = model_meta(live.NAME)

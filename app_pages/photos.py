@@ -9,6 +9,7 @@ from app_pages.figures.photos import photo_with_heatmap
 from ui.card import model_card, training_curves
 from ui.charts import article, feature_grid, ranking_bars, rgb_grid
 from ui.loading import load_model
+from ui import share
 
 FEATURE_MAPS_SHOWN = 32
 # Example photos that ship inside scikit-image (skimage/data), with their credits.
@@ -35,7 +36,25 @@ def example_bytes(name: str) -> bytes:
     return (resources.files("skimage") / "data" / EXAMPLES[name][0]).read_bytes()
 
 
-source = st.segmented_control("Photo", ["Example", "Upload", "Camera"], default="Example", key="source")
+def cam_key() -> str | None:
+    """The "Evidence for" box's key for an example photo (as below); None while no example is shown."""
+    source = st.session_state.get("source")
+    return f"cam_class:{source}:{st.session_state.get('example')}" if source in ("Example", None) else None
+
+
+SOURCES = ["Example", "Upload", "Camera"]
+PHOTOS = {file.split(".")[0]: name for name, (file, _, _) in EXAMPLES.items()}  # chelsea, horse, rocket, astronaut
+# The URL's state (ui/share.py): ?example=chelsea&cam=cat, ?source=upload (an uploaded photo is never in the link)
+SHARE = share.View("photos", [
+    share.Param("source", "source", share.one_of({s.lower(): s for s in SOURCES}), write=str.lower,
+                default="Example"),
+    share.Param("example", "example", share.one_of(PHOTOS), write=share.name_of(PHOTOS), default=list(EXAMPLES)[0],
+                active=lambda: cam_key() is not None),
+    share.Param("cam", cam_key, share.one_of(photos.CLASSES), default=lambda: top_class),  # its own top class
+])
+SHARE.restore()
+st.session_state.setdefault("source", "Example")
+source = st.segmented_control("Photo", SOURCES, key="source")
 data, credit = None, None
 if source == "Upload":
     upload = st.file_uploader("A photo (JPEG, PNG, WebP, BMP or GIF)", type=["jpg", "jpeg", "png", "webp", "bmp", "gif"])
@@ -53,12 +72,14 @@ else:
 
 if data is None:
     st.info("**Choose a photo**: upload one, take one with the camera, or pick an example.", icon=":material/photo_camera:")
+    SHARE.sync()
     st.stop()
 
 try:
     image = photos.open_image(data, photos.WORKING_SIDE)
 except photos.BadImageError as error:
     st.error(f"**Can't use this file.** {error}", icon=":material/broken_image:")
+    SHARE.sync()
     st.stop()
 
 
@@ -99,8 +120,9 @@ with left:
     # The viewer's choice of class holds for the photo it was made on only: a new photo opens on its own top
     # class (one key per photo; Streamlit forgets the keys of widgets no longer drawn).
     photo_id = name if source == "Example" else hashlib.blake2b(data, digest_size=8).hexdigest()
-    cam_class = c1.selectbox("Evidence for", names, index=0, key=f"cam_class:{source}:{photo_id}")
+    cam_class = c1.selectbox("Evidence for", names, key=f"cam_class:{source}:{photo_id}")
     opacity = c2.slider("Heatmap opacity", 0.0, 1.0, 0.8, 0.05)
+    SHARE.sync()
     heat = example_gradcam(name, cam_class) if source == "Example" else photos.gradcam(image, cam_class, model)
     st.plotly_chart(photo_with_heatmap(image, heat, opacity, f"Grad-CAM: where the evidence for “{cam_class}” lies",
                                        box=result.crop), key="cam")

@@ -9,6 +9,7 @@ from app_pages.figures.speech import speech_figure
 from ui.card import epoch_lines, model_card
 from ui.charts import ACCENT
 from ui.loading import load_model
+from ui import share
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "speech"
 # Example clips made by this project with espeak-ng (not from FSDD): name -> file, what is said, how it was made.
@@ -53,13 +54,24 @@ def active_model():
     return model, "the shared model"
 
 
+SOURCES = ["Example", "Record", "Upload"]
+CLIPS = dict(zip(["pin", "phone", "three", "silence"], EXAMPLES))  # the examples' names in the URL, in order
+# The URL's state (ui/share.py): ?example=pin, ?source=record (a recording or an upload is never in the link)
+SHARE = share.View("speech", [
+    share.Param("source", "source", share.one_of({s.lower(): s for s in SOURCES}), write=str.lower,
+                default="Example"),
+    share.Param("example", "example", share.one_of(CLIPS), write=share.name_of(CLIPS), default=list(EXAMPLES)[0],
+                active=lambda: st.session_state.get("source") in ("Example", None)),
+])
+SHARE.restore()
+st.session_state.setdefault("source", "Example")
+
 # ---- transcribe -------------------------------------------------------------------------------------
 # In one container, so that the number of elements shown here (the toggle after adapting, the answer or a message)
 # never moves the expanders below: the browser matches elements to the previous run's by position, and one that
 # moved was rebuilt, collapsed, with its recorders recreated (see below).
 with st.container():
-    source = st.segmented_control("Audio", ["Example", "Record", "Upload"], default="Example",
-                                  key="source") or "Example"
+    source = st.segmented_control("Audio", SOURCES, key="source") or "Example"
     data, expected = None, None
     if source == "Record":
         recording = st.audio_input("Say a few digits, e.g. “four one five nine”", key="recording")
@@ -73,6 +85,7 @@ with st.container():
                             list(EXAMPLES), key="example")
         data = example_bytes(EXAMPLES[name]["file"])
         expected = EXAMPLES[name]["says"]
+    SHARE.sync()
 
     if st.session_state.get("adaptation") is not None:
         st.toggle("Use my adapted model", value=True, key="use_adapted")

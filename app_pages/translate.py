@@ -8,6 +8,7 @@ from models import translate
 from app_pages.figures.translate import attention_heatmap
 from ui.card import curve_panels, model_card
 from ui.loading import load_model
+from ui import share
 
 EXAMPLES = [
     "I don't know what to do.",
@@ -33,8 +34,22 @@ st.markdown(
 st.caption("It learned from short everyday sentences (Tatoeba) and photo captions (Multi30k): it does well on "
            "those, and goes wrong on long, technical or idiomatic text, names it never saw, and anything not English.")
 
+
+def use_text(text: str | None) -> None:
+    """A link's sentence into the box (None: the first example), its pill lit if it is another example."""
+    st.session_state.sentence = EXAMPLES[0] if text is None else text
+    st.session_state.example = text if text in EXAMPLES else None
+
+
+# The URL's state (ui/share.py): ?text=...&beam=5
+SHARE = share.View("translate", [
+    share.Param("text", "sentence", share.text(translate.MAX_CHARS), default=EXAMPLES[0], apply=use_text),
+    share.Param("beam", "beam", share.one_of(BEAM_SIZES), default=DEFAULT_BEAM),
+])
+SHARE.restore()
 if "sentence" not in st.session_state:
     st.session_state.sentence = EXAMPLES[0]
+st.session_state.setdefault("beam", DEFAULT_BEAM)
 
 
 def use_example() -> None:
@@ -45,8 +60,9 @@ def use_example() -> None:
 st.pills("Examples", EXAMPLES, key="example", on_change=use_example)
 left, right = st.columns([4, 1])
 sentence = left.text_input("English sentence", key="sentence", placeholder="Type a sentence and press Enter")
-beam = right.select_slider("Beam size", BEAM_SIZES, value=DEFAULT_BEAM, key="beam",
+beam = right.select_slider("Beam size", BEAM_SIZES, key="beam",
                            help="How many partial translations the decoder keeps at each step. 1 = greedy.")
+SHARE.sync()
 
 
 @st.cache_data(max_entries=2000, show_spinner=False)

@@ -187,3 +187,28 @@ def test_train_a_digit_network_watch_it_learn_stop_and_compare_on_a_drawing(page
     texts = [answers.nth(i).inner_text() for i in range(answers.count())]
     assert len(texts) == 2 and texts[1].startswith("It's a 7"), texts  # the shipped network reads it
     assert page.get_by_text("Traceback").count() == 0
+
+
+def test_a_link_sets_the_view_and_the_view_sets_the_link(page, app_url):
+    """ui/share.py in a real browser: the URL's parameters set the controls and the answer; a control moved
+    changes the browser's URL; the share control shows that link."""
+    page.goto(f"{app_url}/translate?text=Where+is+the+station%3F&beam=5")
+    page.locator(".translation").filter(has_text="Où est la gare").wait_for()
+    assert page.get_by_label("English sentence").input_value() == "Where is the station?"
+    beam = page.get_by_role("slider")  # the beam size: the page's only slider
+    beam.focus()
+    beam.press("ArrowLeft")  # 5 -> 3
+    page.wait_for_url(re.compile(r"[?&]beam=3(&|$)"))
+    assert "text=Where+is+the+station%3F" in page.url
+    page.get_by_role("button", name=re.compile("Share this view")).click()
+    link = page.get_by_test_id("stCode").filter(has_text="beam=3")
+    link.wait_for()
+    assert link.inner_text().strip() == page.url
+    qr = page.get_by_test_id("stImage").locator("img")  # the QR code, large enough for the back of a room
+    assert qr.evaluate("img => img.naturalWidth") >= 400 and qr.bounding_box()["width"] >= 300
+    page.keyboard.press("Escape")
+
+    page.goto(f"{app_url}/embeddings?word=king&map=pca")
+    page.get_by_text("Nearest to “king”").wait_for()
+    page.get_by_text("PCA of the 1,000 most frequent words").wait_for()
+    assert page.get_by_text("Traceback").count() == 0

@@ -8,12 +8,37 @@ from app_pages.figures.live import digit_grid, learning_curves, weight_mosaic
 from models import digits, live
 from ui.charts import article, probability_bars
 from ui.loading import load_model
+from ui import share
 
 BUDGETS = [5, 10, 15, 30, 60]  # seconds of training a viewer can ask for (live.MAX_SECONDS at most)
 RATES = [5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2]
 REFRESH = 0.5  # seconds between two redraws while training or waiting
 CANVAS_SIZE = 280  # as on the digit page (harness.browser.draw_digit draws on it too)
 WEIGHTS_SHOWN = 32
+DEFAULT_BUDGET = 15
+
+
+# The URL's state (ui/share.py; app_pages/live.py's View holds these): ?net=lenet&width=wide&dlr=0.004&seconds=30
+# (dlr: Part 1 has its own learning rate, lr).
+def _linked_net(name: str | None) -> None:
+    st.session_state.live_preset = name or "default"
+    st.session_state.live_rate = live.PRESETS[st.session_state.live_preset].config.learning_rate
+
+
+def _linked_rate(rate: float | None) -> None:
+    if rate is not None:  # absent: the network's own (set just before)
+        st.session_state.live_rate = rate
+
+
+SHARE = [
+    share.Param("net", None, share.one_of(list(live.PRESETS)), default="default", apply=_linked_net,
+                read=lambda: st.session_state.get("live_preset")),
+    share.Param("width", "live_width", share.one_of(list(live.WIDTHS)), default="normal"),
+    share.Param("dlr", "live_rate", share.one_of(RATES, lambda r: f"{r:g}"), write=lambda r: f"{r:g}",
+                default=lambda: live.PRESETS[st.session_state.get("live_preset", "default")].config.learning_rate,
+                apply=_linked_rate),
+    share.Param("seconds", "live_budget", share.one_of(BUDGETS), default=DEFAULT_BUDGET),
+]
 
 
 def _start(reference: live.Reference) -> None:
@@ -39,14 +64,16 @@ def _on_preset() -> None:
 def _controls(reference: live.Reference, busy: bool) -> None:
     st.session_state.setdefault("live_preset", "default")
     st.session_state.setdefault("live_rate", live.PRESETS["default"].config.learning_rate)
+    st.session_state.setdefault("live_width", "normal")
+    st.session_state.setdefault("live_budget", DEFAULT_BUDGET)
     left, middle, right = st.columns([1.3, 1, 1])
     left.selectbox("Network", list(live.PRESETS), format_func=lambda p: live.PRESETS[p].title, key="live_preset",
                    on_change=_on_preset, disabled=busy)
     left.caption(live.PRESETS[st.session_state.live_preset].about)
-    middle.segmented_control("Width", list(live.WIDTHS), default="normal", key="live_width", disabled=busy)
+    middle.segmented_control("Width", list(live.WIDTHS), key="live_width", disabled=busy)
     middle.select_slider("Peak learning rate (Adam)", RATES, key="live_rate", format_func=lambda r: f"{r:g}",
                          disabled=busy)
-    right.select_slider("Train for (seconds)", BUDGETS, value=15, key="live_budget", disabled=busy)
+    right.select_slider("Train for (seconds)", BUDGETS, key="live_budget", disabled=busy)
     start, stop = right.columns(2)
     start.button("Start", icon=":material/play_arrow:", type="primary", on_click=_start, args=(reference,),
                  disabled=busy, use_container_width=True)

@@ -14,6 +14,7 @@ import streamlit as st
 
 from app_pages.figures import playground as figures
 from models import playground as pg
+from ui import share
 
 RUN_EVERY_S = 0.4  # while training, the fragment reruns this often
 TRAIN_SECONDS = 0.15  # of each rerun, at most this long trains ("as fast as it can"); the rest redraws
@@ -37,6 +38,122 @@ DEFAULTS = {
     "pg_speed": 50, "pg_point": 0,
 }
 KEEP = "page"  # widgets keep their values while Part 2 is shown
+
+
+# ---- the URL's state (ui/share.py; app_pages/live.py's View holds these) ---------------------------------------
+# ?preset=spirals-2x8-tanh (a preset's name as a slug: its settings, then any of the others over them), dataset,
+# noise, hidden=8,8, act, lr, batch (or all), l2, opt. A link sets the controls and a new network, paused.
+PRESETS_BY_SLUG = {share.slug(name): name for name in pg.PRESETS}
+SETTINGS = [key for key in DEFAULTS if key != "pg_point"]
+
+
+def _preset_settings(name: str | None) -> dict:
+    """The controls' values a preset sets (None: the page's defaults)."""
+    settings = {key: DEFAULTS[key] for key in SETTINGS}
+    if name is not None:
+        preset = pg.PRESETS[name]
+        settings.update(pg_dataset=preset.dataset, pg_noise=preset.noise, pg_layers=len(preset.config.hidden),
+                        pg_activation=preset.config.activation, pg_lr=preset.config.learning_rate,
+                        pg_batch=preset.config.batch_size, pg_l2=preset.config.l2,
+                        pg_optimizer=preset.config.optimizer, pg_speed=preset.steps_per_frame or 0)
+        settings.update({f"pg_units_{k}": units for k, units in enumerate(preset.config.hidden)})
+    return settings
+
+
+def _linked_preset(name: str | None) -> None:
+    """First of the link's settings: its preset's (or the defaults), which the others then change."""
+    st.session_state.update(_preset_settings(name))
+    st.session_state.pg_preset = name
+
+
+def _linked(key: str):
+    def apply(value) -> None:
+        if value is not None:  # absent: as the preset (or the defaults) left it
+            st.session_state[key] = value
+    return apply
+
+
+def _linked_hidden(units: tuple[int, ...] | None) -> None:
+    if units is not None:
+        st.session_state.pg_layers = len(units)
+        st.session_state.update({f"pg_units_{k}": n for k, n in enumerate(units)})
+
+
+def _hidden(s) -> tuple[int, ...]:
+    return tuple(int(s[f"pg_units_{k}"]) for k in range(int(s["pg_layers"])))
+
+
+def _parse_preset(raw: str) -> str:
+    """A preset's slug, or its name as the page shows it."""
+    name = PRESETS_BY_SLUG.get(share.slug(raw))
+    if name is None:
+        raise share.Invalid("not one of " + ", ".join(PRESETS_BY_SLUG))
+    return name
+
+
+def _parse_noise(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (0 <= value <= 1 and abs(value * 20 - round(value * 20)) < 1e-6):
+        raise share.Invalid("not from 0 to 1 in steps of 0.05")
+    return round(value, 2)
+
+
+def _parse_hidden(raw: str) -> tuple[int, ...]:
+    parts = raw.split(",")
+    if not (1 <= len(parts) <= pg.MAX_LAYERS and all(p.strip().isdigit() for p in parts)
+            and all(pg.MIN_UNITS <= int(p) <= pg.MAX_UNITS for p in parts)):
+        raise share.Invalid(f"not 1 to {pg.MAX_LAYERS} layers of {pg.MIN_UNITS} to {pg.MAX_UNITS} units, e.g. 8,8")
+    return tuple(int(p) for p in parts)
+
+
+def _base(key: str):
+    """What a link leaves out: the preset's value while its notice shows, else the default."""
+    return lambda: _preset_settings(st.session_state.get("pg_preset"))[key]
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+SHARE = [
+    share.Param("preset", None, _parse_preset, write=share.slug, apply=_linked_preset,
+                read=lambda: st.session_state.get("pg_preset")),
+    share.Param("dataset", "pg_dataset", share.one_of(list(pg.DATASETS)), default=_base("pg_dataset"),
+                apply=_linked("pg_dataset")),
+    share.Param("noise", None, _parse_noise, write=_number, default=_base("pg_noise"), apply=_linked("pg_noise"),
+                read=lambda: round(float(st.session_state.pg_noise), 2)),
+    share.Param("hidden", None, _parse_hidden, write=lambda units: ",".join(map(str, units)),
+                default=lambda: _hidden(_preset_settings(st.session_state.get("pg_preset"))), apply=_linked_hidden,
+                read=lambda: _hidden(st.session_state)),
+    share.Param("act", "pg_activation", share.one_of(pg.ACTIVATIONS), default=_base("pg_activation"),
+                apply=_linked("pg_activation")),
+    share.Param("lr", "pg_lr", share.one_of(LEARNING_RATES, _number), write=_number, default=_base("pg_lr"),
+                apply=_linked("pg_lr")),
+    share.Param("batch", "pg_batch", share.one_of({"all": TRAIN_POINTS, **{str(b): b for b in BATCH_SIZES}}),
+                write=lambda b: "all" if b >= TRAIN_POINTS else str(b), default=_base("pg_batch"),
+                apply=_linked("pg_batch")),
+    share.Param("l2", "pg_l2", share.one_of(L2S, _number), write=_number, default=_base("pg_l2"),
+                apply=_linked("pg_l2")),
+    share.Param("opt", "pg_optimizer", share.one_of(pg.OPTIMIZERS), default=_base("pg_optimizer"),
+                apply=_linked("pg_optimizer")),
+]
+
+
+def link_restored(values: dict) -> None:
+    """After a link set the controls: the preset's notice only if the network is still the preset's; a new
+    network, paused, if the link's differs from the one there is."""
+    s = st.session_state
+    mine = (s.pg_dataset, s.pg_noise, _hidden(s), s.pg_activation)
+    if s.pg_preset:
+        preset = _preset_settings(s.pg_preset)
+        if mine != (preset["pg_dataset"], preset["pg_noise"], _hidden(preset), preset["pg_activation"]):
+            s.pg_preset = None
+    if mine != s.get("pg_signature"):
+        s.pg_renew = "preset" if s.pg_preset else "reset"
+        s.pg_running = False
 
 
 def _settings_from_preset(name: str) -> None:
