@@ -7,6 +7,7 @@ from ui.card import model_card, training_curves
 from ui.charts import article, feature_grid, image_heatmap, probability_bars
 from ui.loading import load_model
 from ui import share
+from ui.presenter import explain
 
 CANVAS_SIZE = 280  # display pixels: ten times MNIST's 28x28
 FEATURE_MAPS_SHOWN = 16  # per layer, the most active ones
@@ -14,7 +15,7 @@ FEATURE_MAPS_SHOWN = 16  # per layer, the most active ones
 model, meta = load_model(digits.NAME)
 
 st.title("✏️ Draw a digit")
-st.markdown(
+explain(
     "Draw a digit from 0 to 9. A **convolutional network**, trained with **backpropagation** on "
     "MNIST's 60,000 handwritten digits, reads it as you draw. Below, see what it sees and what "
     "each layer computes: the review's *multiple levels of abstraction*."
@@ -27,7 +28,13 @@ st.session_state.setdefault("pen", PEN_WIDTH)
 st.session_state.setdefault("canvas_version", 0)
 left, right = st.columns([1, 1.2], gap="large")
 with left:
-    stroke = st.slider("Pen width", min_value=5, max_value=40, step=1, key="pen")
+    # The pen and Clear above the canvas (in a row, which unlike columns does not stack on a phone), the answer
+    # (the right column) right after it: on a phone, where the columns stack, it shows under the drawing.
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        stroke = st.slider("Pen width", min_value=5, max_value=40, step=1, key="pen")
+        if st.button("Clear", icon=":material/delete:"):
+            st.session_state.canvas_version += 1  # a new key mounts a fresh, empty canvas
+            st.rerun()
     canvas = st_canvas(
         stroke_width=stroke,
         stroke_color="#FFFFFF",
@@ -38,9 +45,6 @@ with left:
         return_image_data=True,
         key=f"canvas_{st.session_state.canvas_version}",
     )
-    if st.button("Clear", icon=":material/delete:"):
-        st.session_state.canvas_version += 1  # a new key mounts a fresh, empty canvas
-        st.rerun()
 SHARE.sync()
 
 prediction, unreadable = None, False
@@ -85,7 +89,7 @@ with right:
 
 if prediction is not None:
     st.subheader("What the network sees, layer by layer")
-    st.markdown(
+    explain(
         f"**Input:** your drawing made to look like an MNIST digit, the way MNIST itself was made: cropped "
         f"to the ink, scaled into a {digits.BOX_SIZE}×{digits.BOX_SIZE} box keeping its proportions, and "
         f"placed so that its centre of mass sits at the centre of a {digits.IMAGE_SIZE}×{digits.IMAGE_SIZE} "
@@ -107,7 +111,7 @@ if prediction is not None:
 
 st.subheader("How backpropagation trained it")
 metrics = meta["metrics"]
-st.markdown(
+explain(
     f"Each epoch shows the network all {metrics['train_images']:,} training digits, distorted "
     "at random (rotated, scaled, slanted, shifted, thicker or thinner pen) so it also reads digits "
     "drawn on a screen"

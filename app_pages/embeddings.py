@@ -8,6 +8,7 @@ from ui.card import curve_panels, model_card
 from ui.charts import score_bars
 from ui.loading import load_model
 from ui import share
+from ui.presenter import MAP_HEIGHT_PX, explain, presenting
 
 SIZES = [500, 1000, 2000, 5000]
 DEFAULT_SIZE = 1000
@@ -26,7 +27,7 @@ MAX_QUERY_CHARS = 100
 emb, meta = load_model(embeddings.NAME)
 
 st.title("🔤 Explore word embeddings")
-st.markdown(
+explain(
     "Each word becomes a vector of "
     f"{meta['config']['dim']} numbers, learned by a **skip-gram** network (Mikolov et al., 2013) that reads "
     f"{meta['corpus_tokens_all'] / 1e6:.0f} million words of Wikipedia and books and learns to predict the words "
@@ -120,7 +121,8 @@ if not computable and method == "t-SNE" and perplexity != DEFAULT_PERPLEXITY:
     middle.caption(f"{n:,} words: shown at perplexity {DEFAULT_PERPLEXITY:g}, precomputed (another would take minutes "
                    "to compute here).")
     perplexity = int(DEFAULT_PERPLEXITY)
-right.pills("Try", EXAMPLE_WORDS, key="example_word", on_change=use_word)
+# wrap: directly in a column, pills otherwise stay on one row and scroll, which cut the last word off at 1400 px.
+right.pills("Try", EXAMPLE_WORDS, key="example_word", on_change=use_word, wrap=True)
 query = right.text_input("Find a word", key="query", max_chars=MAX_QUERY_CHARS, placeholder="e.g. france")
 
 xyz = coordinates(n, method, float(perplexity))
@@ -144,9 +146,13 @@ if word is not None:
             st.info(f"**{word}** is word #{rank + 1:,} by frequency, beyond the {n:,} on the map: its neighbours "
                     f"are listed; choose more words to see it in the map.")
 
-map_column, side = st.columns([3, 1])
+# For a room (presenter mode) the map takes the whole width and most of the screen's height, the neighbours' bars
+# go under it.
+room = presenting()
+map_column, side = (st.container(), st.container()) if room else st.columns([3, 1])
 with map_column:
-    st.plotly_chart(word_map((n, method, perplexity, colour, k), words, xyz, groups, focus, on_map), key="word_map")
+    st.plotly_chart(word_map((n, method, perplexity, colour, k), words, xyz, groups, focus, on_map,
+                             **(dict(height=MAP_HEIGHT_PX, room=True) if room else {})), key="word_map")
     caption = (f"{method} of the {n:,} most frequent words' vectors (cosine geometry)"
                + (f", perplexity {perplexity}" if method == "t-SNE" else ": the three directions of largest variance")
                + ". Hover for a word; drag to rotate; scroll to zoom; double-click a legend entry to isolate it.")

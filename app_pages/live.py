@@ -8,11 +8,12 @@ from models import live
 from ui.card import model_card
 from ui.loading import model_meta
 from ui import share
+from ui.presenter import explain
 
 PARTS = {"Figure 1, to play with": playground.render, "Train a digit network": live_digits.render}
 
 st.title("🧠 Watch a network learn")
-st.markdown(
+explain(
     "The review's central idea is **backpropagation**: a multilayer network, trained by the chain rule and "
     "stochastic gradient descent, learns its own representation. Every other page shows a network that "
     "finished learning long ago; here you watch it happen."

@@ -10,6 +10,7 @@ from ui.card import model_card, training_curves
 from ui.charts import article, feature_grid, ranking_bars, rgb_grid
 from ui.loading import load_model
 from ui import share
+from ui.presenter import explain
 
 FEATURE_MAPS_SHOWN = 32
 # Example photos that ship inside scikit-image (skimage/data), with their credits.
@@ -24,7 +25,7 @@ model, meta = load_model(photos.NAME)
 metrics = meta["metrics"]
 
 st.title("📷 Upload a photo")
-st.markdown(
+explain(
     "A **convolutional network** trained from scratch on CIFAR-10's 50,000 tiny photos names the object "
     "in yours (one of ten classes: " + ", ".join(photos.CLASSES) + "), and **Grad-CAM** shows where in "
     "the photo it found the evidence: the review's example of recognising *and locating* objects."

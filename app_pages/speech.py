@@ -10,6 +10,7 @@ from ui.card import epoch_lines, model_card
 from ui.charts import ACCENT
 from ui.loading import load_model
 from ui import share
+from ui.presenter import explain
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "speech"
 # Example clips made by this project with espeak-ng (not from FSDD): name -> file, what is said, how it was made.
@@ -18,7 +19,7 @@ EXAMPLES = json.loads((EXAMPLES_DIR / "examples.json").read_text(encoding="utf-8
 model, meta = load_model(speech.NAME)
 
 st.title("🎙️ Record speech")
-st.markdown(
+explain(
     f"Say a string of up to {speech.MAX_TRAINING_DIGITS} digits (a PIN, a phone number in parts: the longest "
     "strings it was trained on) and a **recurrent network** transcribes it. It reads the "
     "sound's spectrogram 25 times a second with a bidirectional GRU and, trained with **CTC** (connectionist "

@@ -9,6 +9,7 @@ from app_pages.figures.translate import attention_heatmap
 from ui.card import curve_panels, model_card
 from ui.loading import load_model
 from ui import share
+from ui.presenter import explain
 
 EXAMPLES = [
     "I don't know what to do.",
@@ -24,7 +25,7 @@ DEFAULT_BEAM = 5
 model, meta = load_model(translate.NAME)
 
 st.title("🌐 Translate a sentence")
-st.markdown(
+explain(
     "A **recurrent encoder–decoder** reads your English sentence one subword at a time into a sequence of "
     "vectors, then writes French one subword at a time. At every step the decoder **attends**: it weighs the "
     "English words it needs now (Bahdanau, Cho & Bengio, 2015), the review's example of a network that reads, "

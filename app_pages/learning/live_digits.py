@@ -9,6 +9,7 @@ from models import digits, live
 from ui.charts import article, probability_bars
 from ui.loading import load_model
 from ui import share
+from ui.presenter import explain
 
 BUDGETS = [5, 10, 15, 30, 60]  # seconds of training a viewer can ask for (live.MAX_SECONDS at most)
 RATES = [5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2]
@@ -160,7 +161,7 @@ def _answer(column, title: str, reading) -> None:
 def _compare(result: live.Result) -> None:
     shipped, shipped_meta = load_model(digits.NAME)
     st.subheader("Draw a digit: your network against the shipped one")
-    st.markdown(
+    explain(
         f"Your network read **{result.test_accuracy:.2%}** of the 10,000 test digits right after "
         f"**{result.seconds:.1f} s** of training ({result.steps:,} steps). The digit page's network trained for "
         f"{shipped_meta['training']['seconds'] / 60:.0f} minutes on distorted digits and scores "
@@ -191,7 +192,7 @@ def _compare(result: live.Result) -> None:
 def render() -> None:
     reference, meta = load_model(live.NAME)
     st.subheader("Train a digit network, live")
-    st.markdown(
+    explain(
         "Pick a network and press **Start**. It begins with random weights; every step shows it 128 of MNIST's "
         "60,000 training digits, **backpropagation** computes how each weight should change to reduce the error, "
         "and the optimiser (Adam) takes a small step. The learning rate rises, then falls to zero as the time "

@@ -15,6 +15,7 @@ import streamlit as st
 from app_pages.figures import playground as figures
 from models import playground as pg
 from ui import share
+from ui.presenter import explain
 
 RUN_EVERY_S = 0.4  # while training, the fragment reruns this often
 TRAIN_SECONDS = 0.15  # of each rerun, at most this long trains ("as fast as it can"); the rest redraws
@@ -263,7 +264,7 @@ def render() -> None:
     s.setdefault("pg_signature", None)
     s.setdefault("pg_renew", None)  # "preset" or "reset": a new network at this run, whatever the controls say
 
-    st.markdown(
+    explain(
         "The review's **Figure 1**, in motion. A network with 2 inputs, 1 to 3 hidden layers and one output unit "
         "learns to tell the orange points from the blue ones by **backpropagation**: after each batch, the chain "
         "rule gives the derivative of the error with respect to every weight (Fig. 1c–d, below), and every "
@@ -359,7 +360,7 @@ def _details() -> None:
     s = st.session_state
     net, data = s.pg_net, s.pg_data
     st.subheader("Fig. 1c–d: one training point, forward and backward")
-    st.markdown(
+    explain(
         "**Forward** (c): each unit sums its inputs weighted, z_j = Σ_i w_ij y_i + b_j, and passes the sum "
         "through f: y_j = f(z_j). **Backward** (d), the chain rule from the top: at the sigmoid output, with "
         "the cross-entropy error E, ∂E/∂z = y − t; one layer down, ∂E/∂y_j = Σ_k w_jk ∂E/∂z_k and "
@@ -396,7 +397,7 @@ def _details() -> None:
         st.selectbox("Unit", _unit_names(net), key="pg_unit", persist_state=KEEP,
                      format_func=lambda name: "hidden layer {}, unit {}".format(*name.split(".")),
                      help="It is outlined on the map of every unit above.")
-        st.markdown(
+        explain(
             "A unit's output over the input plane, with the training points. In the first hidden layer it is f of "
             "a weighted sum of x₁ and x₂: a soft step (tanh, sigmoid) or a ramp (ReLU) across one straight line. "
             "Deeper units combine those of the layer below. No unit was told what to look for: each is shaped "

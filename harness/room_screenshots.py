@@ -1,0 +1,75 @@
+"""Screenshots of the app in front of a room, and what they measure: presenter mode at 1920x1080 (the digit page
+with a 3 drawn, the word map searched for "france", the tour's bar), a phone at 390x844 (the digit page with a 3,
+the home page) and the embeddings page's controls at 390 and 1400 px.
+
+    python -m harness.room_screenshots [--out docs]
+
+Needs Debian's Chromium and an emoji font, as harness.screenshots. Prints each measurement (CSS pixels, read in
+the browser by harness/room.py, the functions tests/test_room.py asserts on).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from harness import room
+from harness.browser import CHROMIUM, CHROMIUM_ARGS
+from harness.screenshots import EMOJI_FONT
+from harness.server import ROOT, free_port, start_server, stop_server
+
+SHOTS = {  # file name -> (viewport, what it shows)
+    "present_digits.png": (room.ROOM, "presenter mode: the digit page, a 3 drawn"),
+    "present_embeddings.png": (room.ROOM, "presenter mode: the word map, 'france' searched"),
+    "present_tour.png": (room.ROOM, "presenter mode: the tour's step 5"),
+    "phone_digits.png": (room.PHONE, "a phone: the digit page, a 3 drawn"),
+    "phone_home.png": (room.PHONE, "a phone: the home page, whole"),
+    "phone_embeddings.png": (room.PHONE, "a phone: the embeddings page's controls"),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=str(ROOT / "docs"))
+    args = parser.parse_args()
+    if not EMOJI_FONT.exists():
+        raise SystemExit(f"no emoji font ({EMOJI_FONT}): apt-get install -y fonts-noto-color-emoji")
+    from playwright.sync_api import sync_playwright
+
+    out = Path(args.out)
+    port = free_port()
+    server = start_server(port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+            def page(size: dict):
+                context = browser.new_context(viewport=size)
+                new = context.new_page()
+                new.set_default_timeout(120_000)
+                return new
+
+            results = {}
+            present = page(room.ROOM)
+            results["present_digits.png"] = room.presenter_digits(present, base, out / "present_digits.png")
+            results["present_embeddings.png"] = room.presenter_embeddings(present, base, "france",
+                                                                          out / "present_embeddings.png")
+            results["present_tour.png"] = room.tour_step(present, base, 5, out / "present_tour.png", present=True)
+            phone = page(room.PHONE)
+            results["phone_digits.png"] = room.phone_digits(phone, base, out / "phone_digits.png")
+            results["phone_home.png"] = room.phone_home(phone, base, out / "phone_home.png")
+            results["phone_embeddings.png"] = room.buttons_in_view(phone, base, "embeddings",
+                                                                   out / "phone_embeddings.png")
+            results["embeddings at 1400 px"] = room.buttons_in_view(page(room.DESKTOP), base, "embeddings")
+            browser.close()
+    finally:
+        stop_server(server)
+    for name, measured in results.items():
+        about = SHOTS.get(name, (None, ""))[1]
+        measured = {k: v for k, v in measured.items() if k != "labels"}
+        print(f"{out / name if name in SHOTS else name}: {about}\n    {json.dumps(measured, ensure_ascii=False)}")
+
+
+if __name__ == "__main__":
+    main()
