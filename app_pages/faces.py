@@ -30,8 +30,8 @@ unseen_metrics = meta["metrics"]["unseen"]
 st.title("🙂 Recognise a face")
 explain(
     "The review's convolutional networks do more than name objects: they identify **specific individuals**. This "
-    "network maps a face to 128 numbers (an *embedding*, a unit vector) so that photos of one person point the same "
-    "way and photos of different people do not. Recognising someone is then a nearest-neighbour search: one photo "
+    f"network maps a face to {model.dim} numbers (an *embedding*, a unit vector) so that photos of one person point "
+    "the same way and photos of different people do not. Recognising someone is then a nearest-neighbour search: one photo "
     f"of each person in a gallery is enough. It trained on 30 people of the ORL faces only; the 10 others (people "
     f"30–39) it **never saw**, and on them it names {unseen_metrics['one_shot']['accuracy']:.1%} of the photos right "
     "from one gallery photo each."
@@ -80,7 +80,7 @@ def headline(ranking: list[tuple[str, float]], truth: str | None = None) -> None
             if truth == best:
                 st.success("Right.", icon=":material/check:")
             else:
-                st.error(f"Wrong: it is {truth}.", icon=":material/close:")
+                st.warning(f"Wrong: it is {truth}.", icon=":material/close:")
     else:
         st.markdown("### Not sure: **not in the gallery**")
         st.caption(f"The most similar is {best} at {similarity:.2f}, below the threshold {threshold:.2f} (chosen on "

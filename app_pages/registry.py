@@ -61,6 +61,12 @@ EXAMPLES = [
             "it found the evidence.", "Convolutional neural networks; image understanding",
             lambda meta: f"{meta['metrics']['test_accuracy_tta']:.2%} on the {meta['metrics']['test_images']:,} "
                          "CIFAR-10 test photos"),
+    Example("faces", "Recognise a face", ":material/face:", "Vision",
+            "A CNN maps a face to an embedding; one photo of a person is enough to recognise them again. "
+            "Try it on ten people it never saw, then add yourself with the camera.",
+            "Convolutional neural networks; face recognition",
+            lambda meta: f"{meta['metrics']['unseen']['one_shot']['accuracy']:.1%} of photos of 10 people it never saw, "
+                         "named from one photo each"),
     Example("speech", "Record speech", ":material/mic:", "Speech and language",
             "Say a string of digits: a recurrent network trained with CTC transcribes it and shows, frame by frame, "
             "where it heard each digit. Teach it your voice in a few seconds.", "Recurrent neural networks; speech recognition",

@@ -9,7 +9,8 @@ set), and the card's text.
       -> open_image: refuse what can't be read, is too large or too small (models.photos's rules)
       -> preprocess: grey, the largest centred box of the ORL photos' shape (112:92; a camera shot: the guide box
          the page draws), resized to 64x52, each photo normalised to mean 0 and standard deviation 1
-      -> FaceNet: 4 conv blocks (two 3x3 conv + batch norm + ReLU, 2x2 max-pool) -> flatten -> linear -> unit vector
+      -> FaceNet: 2 networks trained apart, each 4 conv blocks (two 3x3 conv + batch norm + ReLU, 2x2 max-pool)
+         -> flatten -> linear -> unit vector; the two vectors joined (one unit vector)
     gallery: {name: [embeddings]} -> identify: cosine similarity to each person's best photo, most similar first;
     below THRESHOLD: "not in the gallery".
 
@@ -50,8 +51,9 @@ class NoModelError(RuntimeError):
 @dataclass
 class Config:
     widths: tuple[int, int, int, int] = (32, 64, 128, 128)
-    embedding: int = 128
+    embedding: int = 128  # per member
     dropout: float = 0.3
+    members: int = 2  # networks trained apart (different seeds), their embeddings joined
 
 
 class Block(nn.Module):
@@ -71,7 +73,9 @@ class Block(nn.Module):
         return F.max_pool2d(F.relu(self.norm2(self.conv2(x))), 2)
 
 
-class FaceNet(nn.Module):
+class Member(nn.Module):
+    """One embedding network: 4 blocks -> flatten -> dropout -> linear -> batch norm (trained alone, with CosFace)."""
+
     def __init__(self, cfg: Config = Config()):
         super().__init__()
         w = cfg.widths
@@ -84,13 +88,28 @@ class FaceNet(nn.Module):
         self.norm = nn.BatchNorm1d(cfg.embedding)
 
     def forward(self, x: torch.Tensor, activations: dict | None = None) -> torch.Tensor:
-        """(B, 1, 64, 52) normalised grey faces -> (B, D) embeddings, not yet of unit length (see `unit`).
+        """(B, 1, 64, 52) normalised grey faces -> (B, D) embeddings, not yet of unit length.
         If `activations` is a dict, it receives each block's output and each block's first conv output."""
         for name in ("block1", "block2", "block3", "block4"):
             x = getattr(self, name)(x, name, activations)
             if activations is not None:
                 activations[name] = x
         return self.norm(self.project(self.dropout(x.flatten(1))))
+
+
+class FaceNet(nn.Module):
+    """The shipped model: `members` networks, each trained alone; the embedding joins their unit vectors (divided by
+    sqrt(members): a unit vector whose cosine is the mean of the members' cosines). `activations`: the first's."""
+
+    def __init__(self, cfg: Config = Config()):
+        super().__init__()
+        self.members = nn.ModuleList(Member(cfg) for _ in range(cfg.members))
+        self.dim = cfg.embedding * cfg.members
+
+    def forward(self, x: torch.Tensor, activations: dict | None = None) -> torch.Tensor:
+        """(B, 1, 64, 52) -> (B, members x D) unit vectors."""
+        parts = [F.normalize(m(x, activations if i == 0 else None).float(), dim=1) for i, m in enumerate(self.members)]
+        return torch.cat(parts, 1) / len(parts) ** 0.5
 
 
 def unit(e: torch.Tensor) -> torch.Tensor:
@@ -183,29 +202,17 @@ def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def views(x: torch.Tensor) -> torch.Tensor:
-    """(B, 1, H, W) -> (2B, 1, H, W): each face and its mirror (the embedding averages both: a face is nearly
-    symmetric, and a mirrored photo of someone is still them)."""
-    return torch.cat([x, x.flip(-1)])
-
-
-def combine(e: torch.Tensor) -> torch.Tensor:
-    """(2B, D) embeddings of `views` -> (B, D) unit vectors."""
-    b = len(e) // 2
-    return unit(unit(e[:b]) + unit(e[b:]))
-
-
 @torch.inference_mode()
 def embed_inputs(x: np.ndarray | torch.Tensor, model: FaceNet | None = None, batch_size: int = 200) -> np.ndarray:
-    """Preprocessed faces (N, 1, 64, 52) -> (N, D) float32 unit vectors (each face averaged with its mirror)."""
+    """Preprocessed faces (N, 1, 64, 52) -> (N, D) float32 unit vectors."""
     model = model or default_model()
     x = torch.as_tensor(x)
     out = []
     for i in range(0, len(x), batch_size):
         xb = x[i : i + batch_size].to(_device(model))
-        e, _ = run_recording(model, views(xb))
-        out.append(combine(e).cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, model.project.out_features), np.float32)
+        e, _ = run_recording(model, xb)
+        out.append(unit(e).cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, model.dim), np.float32)
 
 
 def embed(image: Image.Image, model: FaceNet | None = None, camera: bool = False) -> np.ndarray:
@@ -216,7 +223,7 @@ def embed(image: Image.Image, model: FaceNet | None = None, camera: bool = False
 def embed_many(images: list[Image.Image], model: FaceNet | None = None, camera: bool = False) -> np.ndarray:
     """Face photos -> (N, D) embeddings, one batch."""
     if not images:
-        return np.zeros((0, (model or default_model()).project.out_features), np.float32)
+        return np.zeros((0, (model or default_model()).dim), np.float32)
     return embed_inputs(np.stack([preprocess(image, camera) for image in images]), model)
 
 
@@ -287,7 +294,7 @@ def saliency(image: Image.Image, target: np.ndarray | None = None, model: FaceNe
     model = model or default_model()
     x = torch.from_numpy(preprocess(image, camera))[None].to(_device(model))
     with torch.inference_mode():
-        own = combine(run_recording(model, views(x))[0])[0]
+        own = unit(run_recording(model, x)[0])[0]
     aim = torch.as_tensor(target, dtype=torch.float32, device=x.device) if target is not None else own
     noisy = (x + 0.15 * torch.randn((8, *x.shape[1:]), generator=torch.Generator().manual_seed(0)).to(x.device))
     with torch.inference_mode(False), torch.enable_grad():
@@ -412,10 +419,14 @@ def card_text(meta: dict) -> list[str]:
         v = m["validation"]
         lines.append(f"**Validation run** (trained on people 0–19, measured on 20–29, which chose the threshold): "
                      f"one-shot {v['one_shot']['accuracy']:.1%}, equal-error rate {v['eer']:.1%}")
+    for a in meta.get("alternatives", []):
+        u = a["metrics"]
+        lines.append(f"**Recipe tried first ({a['name']}):** {a['note']}: one-shot {u['one_shot']:.1%}, equal-error rate "
+                     f"{u['eer']:.1%}, open set {u['known_accepted']:.1%} accepted / {u['unknown_rejected']:.1%} "
+                     f"rejected; {a['minutes']:.0f} min on {a['hardware']}")
     if "embed_ms" in m:
         lines.append(f"**Speed:** `embed` {m['embed_ms']['median']:.1f} ms median on {m['embed_ms']['hardware']} "
                      f"(`{m['embed_ms']['command']}`)")
     lines.append(f"**Input:** grey, the photo's largest centred {ORL_SIZE[1]}:{ORL_SIZE[0]} box (a camera shot: "
-                 f"the guide box), resized to {INPUT_HEIGHT}×{INPUT_WIDTH}, normalised; the embedding averages the "
-                 "face and its mirror")
+                 f"the guide box), resized to {INPUT_HEIGHT}×{INPUT_WIDTH}, normalised")
     return lines

@@ -189,6 +189,44 @@ def test_train_a_digit_network_watch_it_learn_stop_and_compare_on_a_drawing(page
     assert page.get_by_text("Traceback").count() == 0
 
 
+def test_add_a_person_from_two_uploads_and_recognise_a_third_photo(page, app_url, tmp_path):
+    """Recognise a face: two photos of someone the network never saw (ORL person 36), uploaded under a name, make a
+    gallery; a third photo of them is recognised. A file that is not an image gets a message."""
+    import numpy as np
+    from PIL import Image
+
+    from conftest import ROOT
+
+    with np.load(ROOT / "assets" / "faces" / "orl.npz") as d:
+        photos = d["x"][d["y"] == 36]
+    files = []
+    for k in (0, 1, 2):
+        path = tmp_path / f"me_{k}.png"
+        Image.fromarray(photos[k]).convert("RGB").resize((184, 224)).save(path)  # a larger colour file
+        files.append(str(path))
+
+    page.goto(f"{app_url}/faces")
+    page.get_by_text("Add yourself", exact=True).wait_for()
+    page.get_by_label("Name").fill("Grace")
+    page.get_by_label("Name").press("Enter")
+    page.get_by_text("Upload", exact=True).first.click()  # the add section's "Photo from"
+    page.locator("input[type=file]").first.set_input_files(files[:2])
+    page.get_by_text("me_1.png").wait_for()
+    page.get_by_role("button", name="Add to the gallery").click()
+    page.get_by_text("Added 2 photos of Grace").wait_for()
+    page.get_by_text("A new photo to recognise").wait_for()  # the probe's camera, by default
+    page.get_by_text("Upload", exact=True).nth(1).click()
+    probe = page.locator("input[type=file]").nth(1)
+    probe.set_input_files(files[2])
+    page.get_by_role("heading", name=re.compile("It's Grace")).wait_for()
+
+    bad = tmp_path / "notes.png"
+    bad.write_bytes(b"definitely not a PNG")
+    probe.set_input_files(str(bad))
+    page.get_by_text("Can't use this file").wait_for()
+    assert page.get_by_text("Traceback").count() == 0
+
+
 def test_a_link_sets_the_view_and_the_view_sets_the_link(page, app_url):
     """ui/share.py in a real browser: the URL's parameters set the controls and the answer; a control moved
     changes the browser's URL; the share control shows that link."""

@@ -74,7 +74,7 @@ def test_preprocess_gives_the_network_input_from_any_photo(mode, size):
     for camera in (False, True):
         x = faces.preprocess(image, camera)
         assert x.shape == (1, faces.INPUT_HEIGHT, faces.INPUT_WIDTH) and x.dtype == np.float32
-        assert abs(x.mean()) < 1e-4 and abs(x.std() - 1) < 0.05
+        assert abs(x.mean()) < 1e-4 and 0.3 < x.std() <= 1  # below 1 only for photos of almost no contrast
 
 
 def test_face_box_has_the_orl_shape_and_the_camera_box_is_the_guide():
@@ -95,6 +95,7 @@ def test_training_and_the_page_give_identical_tensors(orl):
     trained_on = faces.normalise(training.grey_inputs(pixels[:40]))[:, None]
     page = torch.from_numpy(np.stack([faces.preprocess(faces.orl_image(p)) for p in pixels[:40]]))
     assert torch.equal(trained_on, page)
+    assert (page.std(dim=(2, 3)) > 0.9).all()  # faces: standard deviation ~1 (the 0.01 guard is for flat photos)
     # the same photo saved as a colour JPEG-free PNG reads back to the same input
     again = faces.preprocess(faces.open_image(encode(faces.orl_image(pixels[0]).convert("RGB"))))
     np.testing.assert_array_equal(again, page[0].numpy())
@@ -127,7 +128,7 @@ def test_traced_network_matches_eager(model, orl):
 
 def test_embeddings_are_unit_vectors(model, orl):
     e = faces.embed(faces.orl_image(orl[0][0]), model)
-    assert e.shape == (128,) and e.dtype == np.float32
+    assert e.shape == (model.dim,) and e.dtype == np.float32
     assert abs(np.linalg.norm(e) - 1) < 1e-5
     many = faces.embed_many([faces.orl_image(p) for p in orl[0][:5]], model)
     np.testing.assert_allclose(many[0], e, atol=1e-6)
@@ -232,7 +233,7 @@ def test_training_dry_run(tmp_path):
     assert (tmp_path / "faces.safetensors").is_file() and card["name"] == "faces" == meta["name"]
     assert card["metrics"]["unseen"]["one_shot"]["people"] == 10
     loaded = faces.load(tmp_path, "cpu")
-    assert loaded.model.project.out_features == 128
+    assert loaded.model.dim == 128 * len(loaded.model.members)
 
 
 def test_embed_then_saliency_in_a_fresh_process():
@@ -276,30 +277,37 @@ def test_page_names_an_unseen_person_and_shows_the_map():
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     titles = [s["layout"].get("title", {}).get("text", "") for s in specs]
     assert any(t.startswith("All 400 photos' embeddings (t-SNE)") for t in titles)
-    assert any(t.startswith("saliency") for t in titles) and any("maps of 32×26" in t for t in titles)
+    assert any(t.startswith("saliency") for t in titles) and any("32 maps of 64×52" in t for t in titles)
     assert "Model card" in [e.label for e in at.expander] and "Eigenfaces" in text_of(at)
     assert "early 1990s" in text_of(at)
 
 
 def test_page_adds_people_from_the_camera_and_recognises_them(orl):
+    """Two people added with two camera shots each (ORL people 34 and 38, never seen in training), then new shots:
+    each recognised, and a third person not in the gallery. (The similarities the probes need are the model's: its
+    misses are measured on the card, not here.)"""
     pixels, labels = orl
     at = faces_page()
     for name, person in (("Ada", 34), ("Alan", 38)):
         at.text_input(key="add_name").set_value(name)
-        at.camera_input(key="add_camera").set_value(("shot.jpg", encode(camera_shot(pixels[labels == person][0]), "JPEG"),
-                                                     "image/jpeg")).run()
-        at.button(key="add_button").click().run()
-        assert not at.exception and f"Added 1 photo of {name}" in text_of(at)
-    at.camera_input(key="probe_camera").set_value(
-        ("probe.jpg", encode(camera_shot(pixels[labels == 34][4]), "JPEG"), "image/jpeg")).run()
-    assert not at.exception and "### It's **Ada**" in text_of(at)
-    at.camera_input(key="probe_camera").set_value(
-        ("probe.jpg", encode(camera_shot(pixels[labels == 38][6]), "JPEG"), "image/jpeg")).run()
-    assert "### It's **Alan**" in text_of(at)
-    # someone not in the gallery
-    at.camera_input(key="probe_camera").set_value(
-        ("probe.jpg", encode(camera_shot(pixels[labels == 39][3]), "JPEG"), "image/jpeg")).run()
-    assert "not in the gallery" in text_of(at)
+        for k in (0, 1):
+            shot = encode(camera_shot(pixels[labels == person][k]), "JPEG")
+            at.camera_input(key="add_camera").set_value(("shot.jpg", shot, "image/jpeg")).run()
+            at.button(key="add_button").click().run()
+            assert not at.exception and f"Added 1 photo of {name}" in text_of(at)
+    assert "**Your gallery** (2 people, this session only)" in text_of(at)
+
+    def recognise(person: int, k: int) -> str:
+        shot = encode(camera_shot(pixels[labels == person][k]), "JPEG")
+        at.camera_input(key="probe_camera").set_value(("probe.jpg", shot, "image/jpeg")).run()
+        assert not at.exception
+        return text_of(at)
+
+    assert "### It's **Ada**" in recognise(34, 3)
+    assert "### It's **Alan**" in recognise(38, 8)
+    assert "not in the gallery" in recognise(39, 3)
+    at.button(key="forget").click().run()
+    assert "No one added yet." in text_of(at)
 
 
 def test_page_bad_uploads_get_a_message():
