@@ -11,11 +11,7 @@ from models import faces
 from ui.card import model_card
 from ui.charts import feature_grid, score_bars
 from ui.loading import load_model
-
-try:
-    from ui.presenter import explain
-except ImportError:  # before ui/presenter.py is there: the explanation in full
-    explain = st.markdown
+from ui.presenter import explain
 
 ORL_FILE = Path(__file__).resolve().parents[1] / "assets" / "faces" / "orl.npz"
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "pgm"]
@@ -234,7 +230,7 @@ heat = faces.saliency(face_image, target, model, camera)
 grey = faces.grey_input(face_image, camera)
 s1, s2 = st.columns([1, 2], gap="large")
 with s1:
-    st.plotly_chart(saliency_overlay(grey, heat, f"saliency: the pixels that moved the match most"), key="saliency")
+    st.plotly_chart(saliency_overlay(grey, heat, "saliency"), key="saliency")
     st.caption(f"The network's input ({faces.INPUT_HEIGHT}×{faces.INPUT_WIDTH} grey). Red: where a small change of "
                "the pixel changes most the similarity to the best match (averaged over noisy copies).")
 with s2:
