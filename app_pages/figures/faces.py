@@ -79,18 +79,22 @@ def roc_figure(curves: dict[str, dict]) -> go.Figure:
 
 
 def training_curve(curve: list[dict]) -> go.Figure:
-    """The shipped run's training loss every epoch and, every few epochs, its one-shot accuracy on the unseen people
-    (recorded to be seen; nothing was chosen by it)."""
+    """Each member network's training loss every epoch and, every few epochs, its one-shot accuracy on the unseen
+    people alone (recorded to be seen; nothing was chosen by it)."""
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss (CosFace)", "one-shot accuracy, unseen people 30–39"))
-    fig.add_scatter(x=[r["epoch"] for r in curve], y=[r["train_loss"] for r in curve], mode="lines",
-                    line=dict(color=ACCENT), row=1, col=1)
-    marked = [r for r in curve if "unseen_one_shot" in r]
-    fig.add_scatter(x=[r["epoch"] for r in marked], y=[r["unseen_one_shot"] for r in marked], mode="lines+markers",
-                    line=dict(color=ACCENT), row=1, col=2)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss (CosFace)", "one-shot, unseen people"))
+    members = sorted({r.get("member", 1) for r in curve})
+    for i, member in enumerate(members):
+        rows = [r for r in curve if r.get("member", 1) == member]
+        marked = [r for r in rows if "unseen_one_shot" in r]
+        style = dict(color=ACCENT if i == 0 else "#3969AC")
+        fig.add_scatter(x=[r["epoch"] for r in rows], y=[r["train_loss"] for r in rows], mode="lines", line=style,
+                        name=f"network {member}", legendgroup=str(member), row=1, col=1)
+        fig.add_scatter(x=[r["epoch"] for r in marked], y=[r["unseen_one_shot"] for r in marked], mode="lines+markers",
+                        line=style, name=f"network {member}", legendgroup=str(member), showlegend=False, row=1, col=2)
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(type="log", row=1, col=1)
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=50, b=10), showlegend=False)
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.3))
     return fig
