@@ -56,7 +56,16 @@ def draw_digit(page, digit: int) -> None:
     """Draw `digit` with the mouse on the digit page's canvas (harness.drawing's pen strokes)."""
     from harness.drawing import strokes_at
 
-    page.locator("canvas.upper-canvas").scroll_into_view_if_needed()  # mouse coordinates are the viewport's
+    from playwright.sync_api import Error
+
+    for attempt in range(20):  # mouse coordinates are the viewport's: bring the canvas into view first
+        try:
+            page.locator("canvas.upper-canvas").scroll_into_view_if_needed(timeout=5000)
+            break
+        except Error:  # detached: the page was rerunning and remounted the canvas; look again
+            if attempt == 19:
+                raise
+            page.wait_for_timeout(250)
     box = settled_canvas_box(page)
     for stroke in strokes_at(digit, left=box["x"] + 60, top=box["y"] + 40, size=180):
         page.mouse.move(*stroke[0])
