@@ -44,10 +44,6 @@ UNSEEN_PEOPLE = range(30, 40)  # never seen in training, never used to choose an
 FEATURE_LAYERS = ("block1.conv1", "block1", "block2")  # what the page shows inside the network
 
 
-class NoModelError(RuntimeError):
-    pass
-
-
 @dataclass
 class Config:
     widths: tuple[int, int, int, int] = (32, 64, 128, 128)
