@@ -417,9 +417,10 @@ def card_text(meta: dict) -> list[str]:
                      f"one-shot {v['one_shot']['accuracy']:.1%}, equal-error rate {v['eer']:.1%}")
     for a in meta.get("alternatives", []):
         u = a["metrics"]
-        lines.append(f"**Recipe tried first ({a['name']}):** {a['note']}: one-shot {u['one_shot']:.1%}, equal-error rate "
-                     f"{u['eer']:.1%}, open set {u['known_accepted']:.1%} accepted / {u['unknown_rejected']:.1%} "
-                     f"rejected; {a['minutes']:.0f} min on {a['hardware']}")
+        lines.append(f"**Another recipe tried, not shipped (“{a['name']}”):** {a['note']}. On the unseen people: one-shot "
+                     f"{u['one_shot']:.1%}, equal-error rate {u['eer']:.1%}, open set {u['known_accepted']:.1%} accepted"
+                     f" / {u['unknown_rejected']:.1%} rejected; {a['minutes']:.0f} min on {a['hardware']} "
+                     f"(`{a['command']}`)")
     if "embed_ms" in m:
         lines.append(f"**Speed:** `embed` {m['embed_ms']['median']:.1f} ms median on {m['embed_ms']['hardware']} "
                      f"(`{m['embed_ms']['command']}`)")
