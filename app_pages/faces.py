@@ -11,6 +11,7 @@ from models import faces
 from ui.card import model_card
 from ui.charts import feature_grid, score_bars
 from ui.loading import load_model
+from ui import share
 from ui.presenter import explain
 
 ORL_FILE = Path(__file__).resolve().parents[1] / "assets" / "faces" / "orl.npz"
@@ -87,14 +88,24 @@ def headline(ranking: list[tuple[str, float]], truth: str | None = None) -> None
 
 # ---------------------------------------------------------------- 1. the unseen ten
 
+MAPS = ["t-SNE", "PCA"]
+# The URL's state (ui/share.py): ?person=33&gallery=1&photo=5&map=tsne (photos added by a viewer never are)
+SHARE = share.View("faces", [
+    share.Param("person", "person", share.one_of(unseen_people), default=unseen_people[3]),
+    share.Param("gallery", "gallery_photo", share.integer(1, 10), default=1),
+    share.Param("photo", "probe_photo", share.integer(1, 10), default=5),
+    share.Param("map", "map_method", share.one_of({"tsne": "t-SNE", "pca": "PCA"}),
+                write=share.name_of({"tsne": "t-SNE", "pca": "PCA"}), default="t-SNE"),
+])
+SHARE.restore()
+
 st.subheader("Who is this? Ten people the network never saw")
 st.caption("The gallery holds **one** photo of each of people 30–39, who were not in the training set. Pick another "
            "photo of one of them: the network's embedding of it is compared with the gallery's.")
 c1, c2, c3 = st.columns(3)
-gallery_k = c1.slider("Gallery photo of each person", 1, 10, 1, key="gallery_photo") - 1
-person = c2.selectbox("Person (unseen in training)", unseen_people, index=3, key="person",
-                      format_func=lambda p: f"person {p}")
-probe_k = c3.slider("Their photo", 1, 10, 5, key="probe_photo") - 1
+gallery_k = c1.slider("Gallery photo of each person", 1, 10, key="gallery_photo") - 1
+person = c2.selectbox("Person (unseen in training)", unseen_people, key="person", format_func=lambda p: f"person {p}")
+probe_k = c3.slider("Their photo", 1, 10, key="probe_photo") - 1
 probe = photo_index(person, probe_k)
 orl_gallery = {f"person {p}": embeddings[photo_index(p, gallery_k)][None] for p in unseen_people}
 ranking = faces.similarities(embeddings[probe], orl_gallery)
@@ -112,7 +123,7 @@ with right:
         column.image(images[photo_index(p, gallery_k)], caption=f"{name}: {similarity:.2f}", width="stretch")
     st.plotly_chart(score_bars(ranking, "Cosine similarity to each gallery photo", "similarity"), key="ranking")
 
-method = st.segmented_control("Map", ["t-SNE", "PCA"], default="t-SNE", key="map_method") or "t-SNE"
+method = st.segmented_control("Map", MAPS, key="map_method") or "t-SNE"
 st.plotly_chart(embedding_map(orl_map(method), labels, labels < min(unseen_people), method, highlight=probe),
                 key="map")
 st.caption("Each point is one photo's embedding, placed so that similar embeddings are near (t-SNE) or along the two "
@@ -258,3 +269,5 @@ with st.expander("Model card", expanded=True):
     st.caption("The ORL Database of Faces, AT&T Laboratories Cambridge (1992–1994): 40 people × 10 grey photos. "
                "Limits: 40 people, mostly young and white, photographed in one lab under even light; it has never "
                "seen colour, strong side light, glasses on and off the same person, or faces much turned away.")
+
+SHARE.sync()

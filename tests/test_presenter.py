@@ -176,7 +176,7 @@ def test_every_tour_is_valid():
     review = tour.load(tour.DEFAULT)
     assert 10 <= len(review.steps) <= 14
     # Through all the pages of the review's ideas (a page added later gets its own step when someone writes it).
-    assert {step.page for step in review.steps} >= {"home", "live", "digits", "photos", "speech", "translate",
+    assert {step.page for step in review.steps} >= {"home", "live", "digits", "photos", "faces", "speech", "translate",
                                                    "embeddings"}
     assert {step.idea for step in review.steps} == set(tour.IDEAS)  # all the review's ideas
 

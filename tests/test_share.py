@@ -188,6 +188,20 @@ def test_embeddings_word_size_map_and_analogy():
     assert at.query_params["c"] == "girl" and "a" not in at.query_params
 
 
+def test_faces_person_photos_and_map():
+    at = open_page("faces", {"person": "35", "gallery": "2", "photo": "7", "map": "pca"})
+    state = at.session_state
+    assert (state["person"], state["gallery_photo"], state["probe_photo"], state["map_method"]) == (35, 2, 7, "PCA")
+    at.slider(key="probe_photo").set_value(4).run()
+    assert dict(at.query_params) == {"person": "35", "gallery": "2", "photo": "4", "map": "pca"}
+    at.segmented_control(key="map_method").set_value("t-SNE").run()
+    assert "map" not in at.query_params  # the default is left out
+    hostile = open_page("faces", {"person": "3", "photo": "<b>0</b>", "map": "umap"})
+    assert hostile.session_state["person"] == 33 and hostile.session_state["probe_photo"] == 5
+    text = note(hostile)  # Markdown-escaped: shown as typed, never as HTML
+    assert "person\\=3 (not one of 30" in text and "umap" in text and "\\<b\\>" in text and "<b>" not in text
+
+
 def test_live_part_1_preset_and_settings():
     at = open_page("live", {"preset": "xor-with-plain-sgd", "lr": "0.1"})
     state = at.session_state

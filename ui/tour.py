@@ -234,6 +234,8 @@ def page_params() -> dict[str, dict]:
         "digits": {"pen": lambda v: v.isdigit() and 5 <= int(v) <= 40},
         "photos": {"example": one_of(["chelsea", "horse", "rocket", "astronaut"]), "cam": one_of(photos.CLASSES)},
         "speech": {"example": one_of(["pin", "phone", "three", "silence"])},
+        "faces": {"person": one_of(range(30, 40)), "gallery": one_of(range(1, 11)), "photo": one_of(range(1, 11)),
+                  "map": one_of(["pca", "tsne"])},
         "translate": {"text": lambda v: 0 < len(v.strip()) <= 500, "beam": one_of([1, 2, 3, 5, 8, 10])},
         "embeddings": {"word": lambda v: v.isascii() and v.isalpha() and v.islower(),
                        "words": one_of([500, 1000, 2000, 5000]), "map": one_of(["pca", "tsne"])},
