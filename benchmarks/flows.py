@@ -77,6 +77,9 @@ _PAGES = {  # example name -> (ready, answer, steps)
     "speech": _speech(),
     "translate": ("Je ne sais pas", None, tuple(Step("type", sentence, rf"\b{french}\b", "English sentence")
                                                for sentence, french in _SENTENCES.items())),
+    # Part 1 opens first: ready when its last section (after every figure) is there; no interaction repeats.
+    "live": ("^One hidden unit, larger$", None, ()),
+    "faces": ("^The gallery's nearest faces$", None, ()),  # after the 400 ORL faces are embedded
     "embeddings": ("t-SNE of the 1,000 most frequent words", None, tuple(
         Step("type", word, rf"^Nearest: .*\b{neighbour} \(", "Find a word") for word, neighbour in _WORDS.items())),
 }

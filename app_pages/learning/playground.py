@@ -214,9 +214,9 @@ def _reset() -> None:
 def _controls() -> None:
     """The data, the network and its training, in four columns; presets above them."""
     st.markdown("**Presets** (click one, then watch):")
-    columns = st.columns(len(pg.PRESETS))
-    for i, (column, name) in enumerate(zip(columns, pg.PRESETS)):
-        column.button(name, key=f"pg_preset_{i}", on_click=_settings_from_preset, args=(name,), width="stretch")
+    with st.container(horizontal=True, gap="small"):  # as wide as their names, wrapping: never cut off
+        for i, name in enumerate(pg.PRESETS):
+            st.button(name, key=f"pg_preset_{i}", on_click=_settings_from_preset, args=(name,), width="content")
     data_col, net_col, train_col, run_col = st.columns([1, 1.2, 1.2, 1], gap="medium")
     with data_col:
         st.selectbox("Dataset", list(pg.DATASETS), format_func=pg.DATASETS.get, key="pg_dataset", persist_state=KEEP)
@@ -244,15 +244,15 @@ def _controls() -> None:
                          help="How many training steps between two redraws; 'max': as many as fit in "
                               f"{TRAIN_SECONDS * 1000:.0f} ms.")
         running = st.session_state.pg_running
-        left, right = st.columns(2)
-        left.button("Train", key="pg_train", icon=":material/play_arrow:", type="primary", on_click=_start,
-                    disabled=running, width="stretch")
-        right.button("Pause", key="pg_pause", icon=":material/pause:", on_click=_pause, disabled=not running,
-                     width="stretch")
-        left.button("Step", key="pg_step", icon=":material/skip_next:", on_click=_step, width="stretch",
-                    help="One step: one batch forward, backward, and every weight updated.")
-        right.button("Reset", key="pg_reset", icon=":material/restart_alt:", on_click=_reset, width="stretch",
-                     help="New weights (the same start each time), step 0.")
+        # One under the other: side by side, a narrow column (1400 px screens) cut their names off.
+        st.button("Train", key="pg_train", icon=":material/play_arrow:", type="primary", on_click=_start,
+                  disabled=running, width="stretch")
+        st.button("Pause", key="pg_pause", icon=":material/pause:", on_click=_pause, disabled=not running,
+                  width="stretch")
+        st.button("Step", key="pg_step", icon=":material/skip_next:", on_click=_step, width="stretch",
+                  help="One step: one batch forward, backward, and every weight updated.")
+        st.button("Reset", key="pg_reset", icon=":material/restart_alt:", on_click=_reset, width="stretch",
+                  help="New weights (the same start each time), step 0.")
 
 
 def render() -> None:
