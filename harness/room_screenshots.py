@@ -9,14 +9,12 @@ the browser by harness/room.py, the functions tests/test_room.py asserts on).
 """
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 
 from harness import room
 from harness.browser import CHROMIUM, CHROMIUM_ARGS
-from harness.screenshots import EMOJI_FONT
-from harness.server import ROOT, free_port, start_server, stop_server
+from harness.screenshots import output_dir
+from harness.server import free_port, start_server, stop_server
 
 SHOTS = {  # file name -> (viewport, what it shows)
     "present_digits.png": (room.ROOM, "presenter mode: the digit page, a 3 drawn"),
@@ -29,14 +27,9 @@ SHOTS = {  # file name -> (viewport, what it shows)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default=str(ROOT / "docs"))
-    args = parser.parse_args()
-    if not EMOJI_FONT.exists():
-        raise SystemExit(f"no emoji font ({EMOJI_FONT}): apt-get install -y fonts-noto-color-emoji")
+    out = output_dir(__doc__)
     from playwright.sync_api import sync_playwright
 
-    out = Path(args.out)
     port = free_port()
     server = start_server(port)
     base = f"http://127.0.0.1:{port}"

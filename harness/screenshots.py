@@ -20,12 +20,18 @@ from harness.server import ROOT, free_port, start_server, stop_server
 EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def output_dir(doc: str) -> Path:
+    """A screenshot script's --out folder (default docs/), once the emoji font the page titles need is there."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(ROOT / "docs"))
     args = parser.parse_args()
     if not EMOJI_FONT.exists():
         raise SystemExit(f"no emoji font ({EMOJI_FONT}): apt-get install -y fonts-noto-color-emoji")
+    return Path(args.out)
+
+
+def main() -> None:
+    out = output_dir(__doc__)
     from playwright.sync_api import sync_playwright
 
     port = free_port()
@@ -42,7 +48,7 @@ def main() -> None:
                     draw_digit(page, 3)
                     page.get_by_text(re.compile(r"It's a 3")).first.wait_for()
                 page.wait_for_timeout(1500)  # charts finish drawing
-                path = Path(args.out) / f"{example.name}.png"
+                path = out / f"{example.name}.png"
                 page.screenshot(path=str(path))
                 print(f"{path}: {example.title}")
             browser.close()

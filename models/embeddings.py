@@ -16,7 +16,6 @@ import difflib
 import re
 import threading
 from dataclasses import asdict, dataclass
-from functools import cached_property
 
 import numpy as np
 import torch

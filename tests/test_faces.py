@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, assert_traced_matches_eager, data_dir, require
+from conftest import ROOT, assert_traced_matches_eager, require
 from models import faces
 from models.common import read_card
 

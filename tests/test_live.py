@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT
 from harness.drawing import render
 from models import digits, live
 from models.common import card_problems, read_card

@@ -9,15 +9,12 @@ reloading the models, memory growing by hundreds of MB a page) and stale widget 
 from __future__ import annotations
 
 import gc
-import io
-import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT
 from harness.drawing import render
 from test_app import all_text, app, canvas_state, cam_class, chart_titles, example_wav, png_bytes, translation
 
