@@ -28,7 +28,7 @@ from PIL import Image
 from torch import nn
 
 from models.common import Loaded, get_device, load_checkpoint, run_recording, shared
-from models.photos import BadImageError  # noqa: F401  (the page catches it as faces.BadImageError)
+from models.photos import MAX_BYTES, MAX_PIXELS, BadImageError  # noqa: F401  (its limits and error, as faces.*)
 from models.photos import open_image as _open_photo
 
 NAME = "faces"
