@@ -72,7 +72,9 @@ class TrainConfig:
     synthesisers: str = "espeak-ng"  # which of SYNTHESISERS make them, comma-separated (installed ones only)
     synthetic_fraction: float = 0.35  # share of training utterances that are synthetic
     tight_fraction: float = 0.35  # share of joins with no pause (or a slight overlap)
-    noise_fraction: float = 0.0  # share of utterances that are noise alone, with an empty transcript
+    noise_fraction: float = 0.08  # share of utterances that are noise alone, with an empty transcript
+    room: bool = True  # real rooms' noises (hum, clicks, babble, room tone) beside white/pink/brown noise
+    long_pause_fraction: float = 0.3  # share of utterances with 0.5-3 s of noise before or after the digits
     specaugment: bool = False  # mask random bands and stretches of time in the features
     hidden: int = 128  # GRU units per direction
     layers: int = 2
@@ -202,34 +204,97 @@ def noise(rng, n: int) -> np.ndarray:
     return white / (np.sqrt(np.mean(white**2)) + 1e-8)
 
 
-def augment(x: np.ndarray, rng) -> np.ndarray:
-    """Other voices and microphones: speed/pitch, reverberation, band-limiting, noise, level, leading/trailing silence."""
+def hum(rng, n: int) -> np.ndarray:
+    """Mains hum (n,): 50 or 60 Hz and a few harmonics, slightly wandering, over faint noise; unit RMS."""
+    t = np.arange(n) / S.SAMPLE_RATE
+    f0 = rng.choice([50.0, 60.0]) * rng.uniform(0.99, 1.01)
+    x = sum(rng.uniform(0.1, 1) / k * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 6.3)) for k in range(1, 8))
+    x = x + 0.05 * noise(rng, n)
+    return (x / (np.sqrt(np.mean(x**2)) + 1e-8)).astype(np.float32)
+
+
+def clicks(rng, n: int) -> np.ndarray:
+    """A keyboard or a mouse (n,): short decaying bursts at random times over faint noise; unit RMS."""
+    x = 0.05 * noise(rng, n)
+    for _ in range(int(rng.integers(1, 4 + n // S.SAMPLE_RATE * 3))):
+        length = int(rng.uniform(0.003, 0.03) * S.SAMPLE_RATE)
+        at = int(rng.integers(0, max(1, n - length)))
+        burst = rng.standard_normal(length) * np.exp(-np.arange(length) / (length / 4)) * rng.uniform(0.3, 3)
+        x[at : at + length] += burst[: n - at].astype(np.float32)
+    return (x / (np.sqrt(np.mean(x**2)) + 1e-8)).astype(np.float32)
+
+
+def babble(rng, n: int, clips: list[dict]) -> np.ndarray:
+    """Many people talking at once (n,): 6-10 clips at random places, reversed so no digit can be heard; unit RMS."""
+    x = 0.01 * noise(rng, n)
+    for _ in range(int(rng.integers(6, 11)) * max(1, n // (2 * S.SAMPLE_RATE))):
+        c = clips[int(rng.integers(len(clips)))]["audio"][::-1][:n]
+        at = int(rng.integers(0, max(1, n - len(c))))
+        x[at : at + len(c)] += c * rng.uniform(0.3, 1.0)
+    return (x / (np.sqrt(np.mean(x**2)) + 1e-8)).astype(np.float32)
+
+
+def room_noise(rng, n: int, clips: list[dict] | None) -> np.ndarray:
+    """One of a real room's noises (n,), unit RMS: coloured noise, hum, clicks, babble, or room tone (brown noise
+    and hum through reverberation)."""
+    kind = int(rng.integers(5 if clips else 4))
+    if kind == 0:
+        return noise(rng, n)
+    if kind == 1:
+        return hum(rng, n)
+    if kind == 2:
+        return clicks(rng, n)
+    if kind == 3:
+        x = reverberate(noise(rng, n) + rng.uniform(0, 0.5) * hum(rng, n), rng, rng.uniform(0.3, 0.8))
+        return x / (np.sqrt(np.mean(x**2)) + 1e-8)
+    return babble(rng, n, clips)
+
+
+def reverberate(x: np.ndarray, rng, rt60: float) -> np.ndarray:
+    """A room: exponentially decaying noise as the impulse response."""
+    t = np.arange(int(rt60 * S.SAMPLE_RATE)) / S.SAMPLE_RATE
+    ir = rng.standard_normal(len(t)).astype(np.float32) * np.exp(-6.9 * t / rt60).astype(np.float32)
+    ir[0] = 1.0
+    return fftconvolve(x, ir / np.abs(ir).sum() * 3)[: len(x)].astype(np.float32)
+
+
+def augment(x: np.ndarray, rng, cfg: TrainConfig | None = None, clips: list[dict] | None = None) -> np.ndarray:
+    """Other voices, microphones and rooms: speed/pitch, reverberation, band-limiting, stretches of silence or noise
+    before and after, noise (a room's, with `cfg.room`), level."""
+    cfg = cfg or TrainConfig(room=False, long_pause_fraction=0.0)
     factor = rng.uniform(0.82, 1.2)  # resampling changes tempo and pitch (vocal-tract length) together
     x = np.interp(np.arange(0, len(x) - 1, factor), np.arange(len(x)), x).astype(np.float32)
-    if rng.random() < 0.3:  # a room: exponentially decaying noise as the impulse response
-        rt60 = rng.uniform(0.1, 0.5)
-        t = np.arange(int(rt60 * S.SAMPLE_RATE)) / S.SAMPLE_RATE
-        ir = rng.standard_normal(len(t)).astype(np.float32) * np.exp(-6.9 * t / rt60).astype(np.float32)
-        ir[0] = 1.0
-        x = fftconvolve(x, ir / np.abs(ir).sum() * 3)[: len(x)].astype(np.float32)
+    if rng.random() < 0.3:
+        x = reverberate(x, rng, rng.uniform(0.1, 0.5))
     if rng.random() < 0.3:
         xt = torch.from_numpy(x)
         xt = AF.lowpass_biquad(xt, S.SAMPLE_RATE, float(rng.uniform(2000, 3800)))
         xt = AF.highpass_biquad(xt, S.SAMPLE_RATE, float(rng.uniform(80, 400)))
         x = xt.numpy()
-    lead, trail = (np.zeros(int(rng.uniform(0.05, 0.6) * S.SAMPLE_RATE), np.float32) for _ in range(2))
+    rms = np.sqrt(np.mean(x**2)) + 1e-8  # the speech's level, before the pauses around it
+    longest = 3.0 if rng.random() < cfg.long_pause_fraction else 0.6
+    lead, trail = (np.zeros(int(rng.uniform(0.05, longest) * S.SAMPLE_RATE), np.float32) for _ in range(2))
     x = np.concatenate([lead, x, trail])
-    rms = np.sqrt(np.mean(x**2)) + 1e-8
     if rng.random() < 0.85:
         snr_db = rng.uniform(5, 40)
-        x = x + noise(rng, len(x)) * rms * 10 ** (-snr_db / 20)
+        n = room_noise(rng, len(x), clips) if cfg.room else noise(rng, len(x))
+        x = x + n * rms * 10 ** (-snr_db / 20)
     return (x * 10 ** (rng.uniform(-30, 6) / 20)).astype(np.float32)
+
+
+def noise_alone(rng, cfg: TrainConfig, clips: list[dict]) -> np.ndarray:
+    """0.3-4 s of noise with nothing said, at any level (the transcript is empty)."""
+    n = int(rng.uniform(0.3, 4.0) * S.SAMPLE_RATE)
+    x = room_noise(rng, n, clips) if cfg.room else noise(rng, n)
+    return (x * 10 ** (rng.uniform(-50, -10) / 20)).astype(np.float32)
 
 
 def fsdd_string(clips: list[dict], rng, tight_fraction: float, k: int | None = None) -> tuple[np.ndarray, str]:
     k = k or int(rng.integers(1, 8))
     chosen = [clips[i] for i in rng.integers(0, len(clips), k)]
-    gaps = [rng.uniform(-0.04, 0.02) if rng.random() < tight_fraction else rng.uniform(0.03, 0.4) for _ in range(k - 1)]
+    # a third tight (a PIN said fast), one in ten slow (one digit at a time, as the enrolment's slow prompts)
+    gaps = [rng.uniform(-0.04, 0.02) if (u := rng.random()) < tight_fraction else rng.uniform(0.4, 1.2) if u > 0.9
+            else rng.uniform(0.03, 0.4) for _ in range(k - 1)]
     parts = [c["audio"] * 10 ** (rng.uniform(-4, 4) / 20) for c in chosen]
     return join(parts, gaps), " ".join(str(c["digit"]) for c in chosen)
 
@@ -253,12 +318,14 @@ def training_batch(clips, synthetic, rng, cfg: TrainConfig):
     for _ in range(cfg.batch_size):
         draw = rng.random()
         if draw < cfg.noise_fraction:  # noise alone: the network must learn to say nothing
-            audio, text = noise(rng, int(rng.uniform(0.3, 3.0) * S.SAMPLE_RATE)) * 0.05, ""
+            features = S.preprocess(noise_alone(rng, cfg, clips), S.SAMPLE_RATE).features
+            items.append((features, ""))
+            continue
         elif synthetic and draw < cfg.noise_fraction + cfg.synthetic_fraction:
             audio, text = synthetic[rng.integers(len(synthetic))]
         else:
             audio, text = fsdd_string(clips, rng, cfg.tight_fraction)
-        features = S.preprocess(augment(audio, rng), S.SAMPLE_RATE).features
+        features = S.preprocess(augment(audio, rng, cfg, clips), S.SAMPLE_RATE).features
         items.append((spec_augment(features, rng) if cfg.specaugment else features, text))
     return S.ctc_batch(items)
 
@@ -301,37 +368,44 @@ def score(model, singles, strings) -> dict:
 
 
 def enrolment_sets(clips: list[dict], seed: int):
-    """The page's "teach it your voice", acted out by one speaker's clips: each prompt of
-    S.ENROLMENT_PROMPTS said as a string of his clips (every digit twice) -> ([(audio, rate, "0 1 2 3 4")],
-    his other clips, for testing the adapted copy)."""
+    """The page's "teach it your voice", acted out by one speaker's clips: each prompt of S.ENROLMENT_PROMPTS said
+    as a string of his clips (slow prompts with 0.5-1 s pauses), and the held-back prompt the same way ->
+    ([(audio, rate, "0 1 2 3 4")], (audio, rate, held-back digits), his other clips, for testing the adapted copy)."""
     rng = np.random.default_rng(seed)
     left = list(range(len(clips)))
-    enrolment = []
-    for prompt in S.ENROLMENT_PROMPTS:
+
+    def say(prompt: S.Prompt):
         parts = []
-        for digit in map(int, prompt.split()):
+        for digit in map(int, prompt.digits.split()):
             candidates = [i for i in left if clips[i]["digit"] == digit]
             pick = candidates[int(rng.integers(len(candidates)))]
             left.remove(pick)
             parts.append(clips[pick]["audio"])
-        audio = join(parts, list(rng.uniform(0.05, 0.3, len(parts) - 1)))
-        enrolment.append((np.pad(audio, int(0.3 * S.SAMPLE_RATE)), S.SAMPLE_RATE, prompt))
-    return enrolment, [clips[i] for i in left]
+        gaps = rng.uniform(0.5, 1.0, len(parts) - 1) if prompt.slow else rng.uniform(0.05, 0.3, len(parts) - 1)
+        return np.pad(join(parts, list(gaps)), int(0.3 * S.SAMPLE_RATE)), S.SAMPLE_RATE, prompt.digits
+
+    enrolment = [say(prompt) for prompt in S.ENROLMENT_PROMPTS]
+    held_back = say(S.HELD_BACK_PROMPT)
+    return enrolment, held_back, [clips[i] for i in left]
 
 
-def enrolment_results(model, clips: list[dict], seeds=(0, 1, 2), n_strings: int = 200) -> dict:
-    """A held-out speaker's digits after the page's enrolment (S.FINE_TUNE_STEPS steps on his 20 enrolment
-    digits), tested on his other clips alone and in strings; the mean over a few draws of the enrolment clips."""
+def enrolment_results(model, clips: list[dict], seeds=(0, 1, 2), n_strings: int = 200, **fine_tune) -> dict:
+    """A held-out speaker's digits after the page's enrolment (his clips saying the prompts; fine-tuning stopped on
+    the held-back prompt), tested on his other clips alone and in strings; the mean over a few draws of the
+    enrolment clips. `fine_tune`: S.fine_tune's options (steps, lr, parts) to compare settings."""
     runs = []
     for seed in seeds:
-        enrolment, rest = enrolment_sets(clips, seed)
+        enrolment, held_back, rest = enrolment_sets(clips, seed)
         singles, strings = evaluation_sets(rest, n_strings, seed=1234 + seed)
-        tuned, _ = S.fine_tune(model, enrolment, steps=S.FINE_TUNE_STEPS)
-        runs.append(score(tuned, singles, strings))
-    return {"single_digit_accuracy": round(float(np.mean([r["single_digit_accuracy"] for r in runs])), 4),
-            "string_digit_error_rate": round(float(np.mean([r["string_digit_error_rate"] for r in runs])), 4),
-            "enrolment_digits": sum(len(p.split()) for p in S.ENROLMENT_PROMPTS), "single_digits": runs[0]["single_digits"],
-            "strings": runs[0]["strings"], "draws": len(seeds),
+        start = time.perf_counter()
+        tuned, losses = S.fine_tune(model, enrolment, held_back=held_back, seed=seed, **fine_tune)
+        runs.append(score(tuned, singles, strings) | {"seconds": time.perf_counter() - start, "steps": len(losses)})
+    mean = lambda key: round(float(np.mean([r[key] for r in runs])), 4)  # noqa: E731
+    return {"single_digit_accuracy": mean("single_digit_accuracy"),
+            "string_digit_error_rate": mean("string_digit_error_rate"), "fine_tune_seconds": round(mean("seconds"), 1),
+            "steps": mean("steps"), "prompts": len(S.ENROLMENT_PROMPTS) + 1,
+            "enrolment_digits": sum(len(p.digits.split()) for p in S.ENROLMENT_PROMPTS),
+            "single_digits": runs[0]["single_digits"], "strings": runs[0]["strings"], "draws": len(seeds),
             "per_draw": [{k: r[k] for k in ("single_digit_accuracy", "string_digit_error_rate")} for r in runs]}
 
 
