@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from models import speech
+from models import speech, voice_profile
 from app_pages.figures.speech import speech_figure
 from ui.card import epoch_lines, model_card
 from ui.charts import ACCENT
@@ -144,42 +144,151 @@ with st.container():
 # ---- teach it your voice ------------------------------------------------------------------------
 # The expander keeps its place (after the container above) and has a key, its identity in the browser. Before,
 # the "Use my adapted model" toggle that appears after adapting moved it down one place: the browser rebuilt it,
-# collapsed (hiding the result), and created its four recorders again, which then showed "An error has occurred"
-# (a recorder remounted after its recording's blob: URL was freed cannot play it).
+# collapsed (hiding the result), and created its recorders again, which then showed "An error has occurred"
+# (a recorder remounted after its recording's blob: URL was freed cannot play it). Inside it, each part whose
+# number of elements changes (a message, the result) sits in its own container, so that the recorders after it
+# keep their places too.
+PROMPTS = speech.ENROLMENT_PROMPTS + [speech.HELD_BACK_PROMPT]  # the last one is never learned from
+HELD_BACK = len(PROMPTS) - 1
+
+
+def prompt_text(i: int, prompt: speech.Prompt) -> str:
+    """How the page asks for prompt i: its words, and how to say them."""
+    if prompt.slow:
+        return f"**{i + 1}.** “{' … '.join(prompt.words.split())}”  ·  *slowly, one digit at a time, pause after each*"
+    if i == HELD_BACK:
+        return f"**{i + 1}.** “{prompt.words}”  ·  *test prompt, not learned from*"
+    return f"**{i + 1}.** “{prompt.words}”"
+
+
+def heard(i: int, data: bytes) -> str | None:
+    """What the shared model hears in recording i ("" when no digit; None when no speech or unreadable), kept in
+    the session so that each recording is transcribed once."""
+    import hashlib
+
+    seen = st.session_state.setdefault("heard_by_shared", {})
+    digest = hashlib.sha256(data).hexdigest()
+    if seen.get(i, (None,))[0] != digest:
+        try:
+            result = speech.transcribe(*speech.read_audio(data), model)
+            seen[i] = (digest, result.digits if result.prepared.speech else None)
+        except speech.AudioError:
+            seen[i] = (digest, None)
+    return seen[i][1]
+
+
+def profile_bytes(report: speech.Adaptation) -> bytes:
+    """The voice profile of the session's adaptation, made once (kept beside it in the session)."""
+    kept = st.session_state.get("profile_bytes")
+    if kept is None or kept[0] is not report:
+        kept = (report, voice_profile.to_bytes(report, model, PROMPTS))
+        st.session_state["profile_bytes"] = kept
+    return kept[1]
+
+
+def errors_line(before, after, digits) -> str:
+    return f"{before}/{digits} → {after}/{digits} digit errors"
+
+
 with st.expander("Teach it your voice", icon=":material/record_voice_over:", key="teach"):
     st.markdown(
-        "Record the four strings below (each digit twice). The network is then **fine-tuned on your recordings "
-        f"by backpropagation**, here in the page ({speech.FINE_TUNE_STEPS} steps), and transcribes with the adapted copy. "
-        "The copy lives in your browser session only; the shared model is never changed and nothing is saved.")
-    enrolment = []
-    for i, prompt in enumerate(speech.ENROLMENT_PROMPTS):
-        said = st.audio_input(f"Say: “{' '.join(speech.WORDS[int(d)] for d in prompt.split())}”", key=f"enrol_{i}")
-        if said is not None:
-            enrolment.append((said.getvalue(), prompt))
-    ready = len(enrolment) == len(speech.ENROLMENT_PROMPTS)
-    if st.button("Adapt the model to my voice", disabled=not ready, type="primary", key="adapt"):
-        try:
-            clips = [(*speech.read_audio(b), text) for b, text in enrolment]
-        except speech.AudioError as error:
-            st.error(f"**Can't use a recording.** {error}")
-        else:
-            bar = st.progress(0.0, text="Fine-tuning…")
-            st.session_state["adaptation"] = speech.adapt(model, clips, progress=lambda i, n, loss: bar.progress(
-                i / n, text=f"Fine-tuning: step {i}/{n}, CTC loss {loss:.3f}"))
-            st.rerun()
-    if not ready:
-        st.caption(f"{len(enrolment)} of {len(speech.ENROLMENT_PROMPTS)} recorded.")
-    report = st.session_state.get("adaptation")
-    if report is not None:
-        total = report.digits
-        st.success(f"Adapted. Digit errors on your recordings: **{report.errors_before}/{total} before → "
-                   f"{report.errors_after}/{total} after** (measured on the same recordings it learned from: say new "
-                   "digits above to test it).")
-        st.plotly_chart(epoch_lines([{"epoch": i + 1, "loss": l} for i, l in enumerate(report.losses)],
-                                    {"loss": "CTC loss on your recordings, per step"}), key="adapt_curve")
-        if st.button("Forget my adapted model", key="forget"):
-            st.session_state.pop("adaptation", None)
-            st.rerun()
+        f"Record the {len(PROMPTS)} prompts below. The network is **fine-tuned on the first "
+        f"{len(speech.ENROLMENT_PROMPTS)} by backpropagation**, here in the page (at most {speech.FINE_TUNE_STEPS} "
+        "steps), and then transcribes with the adapted copy. They say every digit three times, two of them slowly, "
+        f"one digit at a time. Prompt {HELD_BACK + 1}, the **test prompt**, is never learned from: it decides when "
+        "to stop, and shows honestly whether adapting helped. The copy lives in your browser session only: the "
+        "shared model is never changed, nothing is saved on the server. Download your **voice profile** to keep it.")
+    with st.container(key="profile_load"):  # its message comes and goes: its own container
+        upload = st.file_uploader("Recorded before? **Load a voice profile** you downloaded "
+                                  f"({voice_profile.FILE_NAME})", type=["safetensors"], key="profile_upload",
+                                  max_upload_size=4)  # MB: a profile is at most 3
+        if upload is not None and st.session_state.get("profile_loaded") != upload.file_id:
+            try:
+                profile = voice_profile.read(upload.getvalue(), model)
+            except voice_profile.ProfileError as error:
+                st.error(f"**Can't use this voice profile.** {error}", icon=":material/error:")
+            else:
+                st.session_state["adaptation"] = profile.adaptation()
+                st.session_state["adapted_how"] = f"Loaded from {upload.name} (made {profile.header['created']})."
+                st.session_state["profile_loaded"] = upload.file_id  # loaded once, not at every rerun
+                st.rerun()
+        if upload is not None and st.session_state.get("adaptation") is not None and st.session_state.get(
+                "adapted_how", "").startswith("Loaded"):
+            st.success("Your voice profile is loaded: the answers above come from your adapted copy. Its numbers, "
+                       "and a recorder to test it on a new string, are at the end of this section.",
+                       icon=":material/check_circle:")
+    enrolment = {}
+    for i, prompt in enumerate(PROMPTS):
+        with st.container(key=f"prompt_{i}"):  # the same two elements whatever the status: nothing moves
+            status = st.empty()
+            said = st.audio_input(f"Record prompt {i + 1}", key=f"enrol_{i}", label_visibility="collapsed")
+            if said is None:
+                status.markdown(f"○ {prompt_text(i, prompt)}  —  not yet")
+                continue
+            digits = heard(i, said.getvalue())
+            if digits is None:
+                status.markdown(f"⚠️ {prompt_text(i, prompt)}  —  **no speech heard**: press the microphone to "
+                                "record it again, closer to it")
+                continue
+            enrolment[i] = said.getvalue()
+            status.markdown(f"✓ {prompt_text(i, prompt)}  —  recorded (the shared model hears “{digits or 'nothing'}”)"
+                            "; press the microphone to record it again")
+    ready = len(enrolment) == len(PROMPTS)
+    st.progress(len(enrolment) / len(PROMPTS), text=f"{len(enrolment)} of {len(PROMPTS)} recorded")
+    clicked = st.button("Adapt the model to my voice", disabled=not ready, type="primary", key="adapt")
+    with st.container(key="adapt_result"):  # empty, a progress bar, or the result
+        if clicked:
+            try:
+                clips = [(*speech.read_audio(enrolment[i]), p.digits) for i, p in enumerate(PROMPTS)]
+            except speech.AudioError as error:
+                st.error(f"**Can't use a recording.** {error}")
+            else:
+                bar = st.progress(0.0, text="Fine-tuning…")
+                st.session_state["adaptation"] = speech.adapt(
+                    model, clips[:HELD_BACK], steps=speech.FINE_TUNE_STEPS, held_back=clips[HELD_BACK],
+                    progress=lambda i, n, loss: bar.progress(
+                        i / n, text=f"Fine-tuning: step {i} (at most {n}), CTC loss {loss:.3f}"))
+                st.session_state["adapted_how"] = "Adapted in this session."
+                st.rerun()
+        report = st.session_state.get("adaptation")
+        if report is not None:
+            if report.held_back_before is not None:
+                st.success(f"**On the test prompt (not learned from): "
+                           f"{errors_line(report.held_back_before, report.held_back_after, report.held_back_digits)}**"
+                           " (shared model → adapted copy): speech the copy never learned from.")
+                st.markdown(f"On the {len(speech.ENROLMENT_PROMPTS)} prompts it learned from: "
+                            f"**{errors_line(report.errors_before, report.errors_after, report.digits)}** (learned from, "
+                            "so they flatter it).")
+            st.caption(f"{st.session_state.get('adapted_how', '')} {len(report.losses)} fine-tuning steps in "
+                       f"{report.seconds:.1f} s.")
+            st.plotly_chart(epoch_lines([{"epoch": i + 1, "loss": l} for i, l in enumerate(report.losses)],
+                                        {"loss": "CTC loss on your recordings, per step"}), key="adapt_curve")
+            st.markdown("**Now say a new string to test it**: digits in an order you have not recorded, e.g. "
+                        "“seven two eight one”. Both models transcribe it, side by side.")
+            trial = st.audio_input("Say a new string to test", key="try_new")
+            with st.container(key="try_result"):
+                if trial is not None:
+                    try:
+                        samples, rate = speech.read_audio(trial.getvalue())
+                    except speech.AudioError as error:
+                        st.error(f"**Can't use this audio.** {error}", icon=":material/error:")
+                    else:
+                        for column, (title, net) in zip(st.columns(2), [("The shared model", model),
+                                                                        ("Your adapted copy", report.model)]):
+                            result = speech.transcribe(samples, rate, net)
+                            column.caption(title)
+                            column.markdown(f"### {result.digits or '(no digits)'}")
+                            column.caption(f"“{result.words}”" if result.digits else "No digit heard.")
+            left, right = st.columns(2)
+            left.download_button("Download my voice profile", profile_bytes(report), file_name=voice_profile.FILE_NAME,
+                                 mime="application/octet-stream", on_click="ignore", icon=":material/download:",
+                                 key="download_profile")
+            if right.button("Forget my adapted model", key="forget"):
+                for key in ("adaptation", "profile_bytes", "adapted_how"):
+                    st.session_state.pop(key, None)
+                st.rerun()
+            st.caption("The voice profile is the adapted copy's weights (safetensors, about 2.4 MB), for this "
+                       "version of the model: load it on a later visit instead of recording again.")
 
 # ---- model card -----------------------------------------------------------------------------------
 with st.expander("Model card", icon=":material/info:", key="card"):

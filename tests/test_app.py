@@ -6,6 +6,7 @@ import io
 import json
 
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -338,7 +339,13 @@ def teach_expander(at: AppTest):
     return next((i, e) for i, e in at.main.children.items() if getattr(e, "label", None) == "Teach it your voice")
 
 
-def test_speech_page_record_and_teach_it_your_voice():
+def test_speech_page_record_and_teach_it_your_voice(monkeypatch):
+    """Record the seven prompts (a synthetic voice), adapt (a few steps), read the result on the test prompt, say a
+    new string to both models, and take the voice profile to a new session, where it is active once loaded."""
+    from models import speech
+    from test_voice_profile import say
+
+    monkeypatch.setattr(speech, "FINE_TUNE_STEPS", 5)  # one look at the test prompt: enough to show the flow
     at = speech_page()
     # The browser matches each element to the previous run's by its position: the expander must keep its place
     # whatever is shown above it (an answer, a message, the "use my adapted model" toggle), or the browser
@@ -350,15 +357,23 @@ def test_speech_page_record_and_teach_it_your_voice():
     at.audio_input(key="recording").set_value(("recording.wav", example_wav("phone_scotland.wav"), "audio/wav")).run()
     assert not at.exception and "8 6 7 5 3 0 9" in all_text(at)
     assert teach_expander(at)[0] == position
-    # Enrolment: four recordings of the prompts (a synthetic voice here), then adapt.
-    from conftest import espeak_wav
-
-    assert at.button(key="adapt").disabled
-    for i, prompt in enumerate(["zero one two three four", "five six seven eight nine", "nine seven five three one",
-                                "eight six four two zero"]):
-        at.audio_input(key=f"enrol_{i}").set_value((f"enrol_{i}.wav", espeak_wav(prompt, voice="en-us+m3"), "audio/wav"))
+    # Enrolment: the seven prompts, each with its status line; the last is the test prompt.
+    prompts = speech.ENROLMENT_PROMPTS + [speech.HELD_BACK_PROMPT]
+    assert len(prompts) == 7 and at.button(key="adapt").disabled
+    _, teach = teach_expander(at)
+    lines = [m.value for m in teach.markdown if m.value[:1] in "○✓"]
+    assert len(lines) == 7 and all(line.endswith("not yet") for line in lines)
+    assert "slowly, one digit at a time, pause after each" in lines[2] and "test prompt, not learned from" in lines[6]
+    assert "0 of 7 recorded" in teach.get("progress")[0].proto.text
+    for i, prompt in enumerate(prompts):
+        at.audio_input(key=f"enrol_{i}").set_value((f"enrol_{i}.wav", say(prompt), "audio/wav"))
+        if i == 3:
+            at.run()
+            lines = [m.value for m in teach_expander(at)[1].markdown if m.value[:1] in "○✓"]
+            assert [line[0] for line in lines] == ["✓"] * 4 + ["○"] * 3
+            assert "4 of 7 recorded" in teach_expander(at)[1].get("progress")[0].proto.text
     at.run()
-    assert not at.button(key="adapt").disabled
+    assert not at.button(key="adapt").disabled and "record it again" in teach_expander(at)[1].markdown[2].value
     at.button(key="adapt").click().run(timeout=120)
     assert not at.exception
     assert at.toggle(key="use_adapted").value
@@ -366,9 +381,27 @@ def test_speech_page_record_and_teach_it_your_voice():
     # The result is in the expander, which has not moved although the toggle appeared above it.
     where, teach = teach_expander(at)
     assert where == position
-    assert teach.success and "Adapted. Digit errors on your recordings" in teach.success[0].value
+    assert teach.success and "On the test prompt (not learned from):" in teach.success[0].value
+    assert "/6 digit errors" in teach.success[0].value
+    assert any("prompts it learned from" in m.value and "/30 digit errors" in m.value for m in teach.markdown)
     assert len(teach.get("plotly_chart")) == 1  # the loss curve
-    assert len(teach.audio_input) == 4 and all(a.value is not None for a in teach.audio_input)  # still there
+    assert len(teach.get("download_button")) == 1
+    assert all(at.audio_input(key=f"enrol_{i}").value is not None for i in range(7))  # still there
+    # A new string, by both models side by side.
+    at.audio_input(key="try_new").set_value(("new.wav", example_wav("three_f3.wav"), "audio/wav")).run()
+    assert not at.exception
+    assert [c.value for c in teach_expander(at)[1].caption if c.value.startswith(("The shared", "Your adapted"))] == [
+        "The shared model", "Your adapted copy"]
+    assert sum(m.value == "### 2 8 6" for m in teach_expander(at)[1].markdown) >= 1
+    # The download, loaded in a new session: the same adapted copy, active.
+    profile = at.session_state["profile_bytes"][1]
+    adapted = at.session_state["adaptation"].model
+    other = speech_page()
+    other.file_uploader(key="profile_upload").set_value(("voice-profile.safetensors", profile, "application/octet-stream"))
+    other.run()
+    assert not other.exception and other.toggle(key="use_adapted").value
+    loaded = other.session_state["adaptation"].model
+    assert loaded is not adapted and all(torch.equal(loaded.state_dict()[k], v) for k, v in adapted.state_dict().items())
     at.button(key="forget").click().run()
     assert not at.exception and "by the shared model" in all_text(at) and teach_expander(at)[0] == position
 
