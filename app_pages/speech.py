@@ -110,6 +110,8 @@ with st.container():
                            f"{speech.MAX_SECONDS:.0f} s were transcribed.")
             if result.no_speech:
                 st.warning("**No speech detected.** " + (
+                    "Only steady noise (a fan, hiss, a room's hum): nothing stands out above it. Speak closer to the "
+                    "microphone, or somewhere quieter." if result.prepared.steady_noise else
                     "The recording is silent (or far too quiet): check the microphone, or speak closer to it."
                     if not result.prepared.speech else
                     "The network heard no digit: speak closer to the microphone, or say digits from zero to nine."),

@@ -218,7 +218,8 @@ class Prepared:
     features: torch.Tensor  # (N_MELS, T)
     offset_seconds: float  # where the kept part starts in the (resampled) recording
     truncated: bool  # the recording was longer than MAX_SECONDS
-    speech: bool  # False: nothing louder than the silence threshold
+    speech: bool  # False: silent, or steady noise with nothing standing out of it
+    steady_noise: bool = False  # no speech, but not silent either: a fan, hiss, a room's hum
 
 
 @functools.lru_cache(maxsize=1)
@@ -253,7 +254,8 @@ def preprocess(waveform, sample_rate: int, trim: bool = True) -> Prepared:
         rms = float(np.sqrt(np.mean(x[s0:s1] ** 2) + 1e-12))
         x = x * (TARGET_RMS / rms)
     x = np.clip(x, -1.0, 1.0).astype(np.float32)
-    return Prepared(x, features(x), offset / SAMPLE_RATE, truncated, span is not None)
+    steady_noise = span is None and len(x) > 0 and float(np.abs(x).max()) > SILENCE_RMS
+    return Prepared(x, features(x), offset / SAMPLE_RATE, truncated, span is not None, steady_noise)
 
 
 # ---- decoding --------------------------------------------------------------------------------
