@@ -32,6 +32,8 @@ explain(
     f"of each person in a gallery is enough. It trained on 30 people of the ORL faces only; the 10 others (people "
     f"30–39) it **never saw**, and on them it names {unseen_metrics['one_shot']['accuracy']:.1%} of the photos right "
     "from one gallery photo each."
+    + (f" To embed a face, {model.views.describe()} go through the network together; the embedding is the mean of "
+       "theirs." if model.views.count > 1 else "")
 )
 
 

@@ -11,6 +11,8 @@ set), and the card's text.
          the page draws), resized to 64x52, each photo normalised to mean 0 and standard deviation 1
       -> FaceNet: 2 networks trained apart, each 4 conv blocks (two 3x3 conv + batch norm + ReLU, 2x2 max-pool)
          -> flatten -> linear -> unit vector; the two vectors joined (one unit vector)
+      -> views (`Views`, the card's "views": chosen by the validation run): the face and its mirror image in one
+         forward batch, their embeddings averaged and made a unit vector again
     gallery: {name: [embeddings]} -> identify: cosine similarity to each person's best photo, most similar first;
     below THRESHOLD: "not in the gallery".
 
@@ -101,6 +103,7 @@ class FaceNet(nn.Module):
         super().__init__()
         self.members = nn.ModuleList(Member(cfg) for _ in range(cfg.members))
         self.dim = cfg.embedding * cfg.members
+        self.views = Views()  # what `embed_inputs` puts through it for each face (`load`: the card's)
 
     def forward(self, x: torch.Tensor, activations: dict | None = None) -> torch.Tensor:
         """(B, 1, 64, 52) -> (B, members x D) unit vectors."""
@@ -110,6 +113,73 @@ class FaceNet(nn.Module):
 
 def unit(e: torch.Tensor) -> torch.Tensor:
     return F.normalize(e.float(), dim=-1)
+
+
+# ---------------------------------------------------------------- test-time views
+
+
+@dataclass(frozen=True)
+class Views:
+    """What `embed_inputs` puts through the network for each face, in one batch, before averaging the embeddings
+    (then unit length again): the face, its mirror image if `mirror`, and each of these shifted by each (dy, dx) of
+    `shifts` (pixels of the input, borders repeated). The mirror is taken before the shifts, so with `mirror` a
+    face and its mirror image get the same set of views: the same embedding."""
+
+    mirror: bool = False
+    shifts: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def count(self) -> int:
+        return (1 + self.mirror) * (1 + len(self.shifts))
+
+    def describe(self) -> str:
+        """e.g. "the face and its mirror image (2 views)"."""
+        if self.count == 1:
+            return "the face alone (1 view)"
+        words = "the face and its mirror image" if self.mirror else "the face"
+        if self.shifts:
+            moves = ", ".join(f"({dy:+d}, {dx:+d})" for dy, dx in self.shifts)
+            words += f", {'each ' * self.mirror}as is and shifted {moves} px"
+        return f"{words} ({self.count} views)"
+
+    def record(self) -> dict:
+        """-> the card's form (JSON)."""
+        return {"mirror": self.mirror, "shifts": [list(s) for s in self.shifts], "count": self.count,
+                "description": self.describe()}
+
+    @classmethod
+    def from_record(cls, record: dict | None) -> "Views":
+        if not record:
+            return cls()
+        return cls(bool(record["mirror"]), tuple((int(dy), int(dx)) for dy, dx in record["shifts"]))
+
+
+# The candidates the validation run compares (train/faces.py), fewest views first; fixed before any was measured.
+# Only those of at most MAX_VIEWS views can be chosen: `embed` must stay within 10 ms (median, one thread of the
+# 2-core CPU: the target set before), and each view costs about 4.5 ms of network (timed after the validation run,
+# python -m benchmarks.faces --views NAME: about 5 ms for 1 view, 8.3 ms for 2, 26.5 ms for 6).
+MAX_VIEWS = 2
+VIEW_CANDIDATES = {
+    "face": Views(),
+    "face + mirror": Views(mirror=True),
+    "face + mirror, shifted 2 px": Views(mirror=True, shifts=((-2, -2), (2, 2))),
+}
+
+
+def shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """(..., H, W) -> the same images moved dy pixels down and dx right, the borders repeated."""
+    p = max(abs(dy), abs(dx))
+    if p == 0:
+        return x
+    h, w = x.shape[-2:]
+    padded = F.pad(x, (p, p, p, p), mode="replicate")
+    return padded[..., p - dy : p - dy + h, p - dx : p - dx + w]
+
+
+def view_inputs(x: torch.Tensor, views: Views) -> torch.Tensor:
+    """(B, 1, H, W) network inputs -> (views.count x B, 1, H, W): view by view, each a block of the B faces."""
+    bases = [x, x.flip(-1)] if views.mirror else [x]
+    return torch.cat([shift(b, dy, dx) for b in bases for dy, dx in ((0, 0), *views.shifts)])
 
 
 # ---------------------------------------------------------------- reading a photo
@@ -179,10 +249,12 @@ def orl_image(pixels: np.ndarray) -> Image.Image:
 
 
 def load(weights_dir=None, device=None) -> Loaded:
-    """Rebuild the network from its JSON and load its safetensors: (model in eval mode, meta)."""
+    """Rebuild the network from its JSON and load its safetensors: (model in eval mode, meta). The model's
+    `views` (what `embed` puts through it) are the card's (none recorded: the face alone)."""
     state, meta = load_checkpoint(NAME, weights_dir)
     model = FaceNet(Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()}))
     model.load_state_dict(state)
+    model.views = Views.from_record(meta.get("views"))
     return Loaded(model.to(device or get_device(), memory_format=torch.channels_last).eval(), meta)
 
 
@@ -199,20 +271,24 @@ def _device(model: nn.Module) -> torch.device:
 
 
 @torch.inference_mode()
-def embed_inputs(x: np.ndarray | torch.Tensor, model: FaceNet | None = None, batch_size: int = 200) -> np.ndarray:
-    """Preprocessed faces (N, 1, 64, 52) -> (N, D) float32 unit vectors."""
+def embed_inputs(x: np.ndarray | torch.Tensor, model: FaceNet | None = None, batch_size: int = 200,
+                 views: Views | None = None) -> np.ndarray:
+    """Preprocessed faces (N, 1, 64, 52) -> (N, D) float32 unit vectors: each face's views (`views`, else the
+    model's: `load` reads them from the card) in one forward batch, their embeddings averaged, unit length."""
     model = model or default_model()
+    views = views or getattr(model, "views", Views())
     x = torch.as_tensor(x)
     out = []
     for i in range(0, len(x), batch_size):
         xb = x[i : i + batch_size].to(_device(model))
-        e, _ = run_recording(model, xb)
-        out.append(unit(e).cpu())
+        e, _ = run_recording(model, view_inputs(xb, views))
+        out.append(unit(unit(e).view(views.count, len(xb), -1).mean(0)).cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, model.dim), np.float32)
 
 
 def embed(image: Image.Image, model: FaceNet | None = None, camera: bool = False) -> np.ndarray:
-    """A face photo -> its embedding: a unit vector of D float32 (the same person's photos lie close)."""
+    """A face photo -> its embedding: a unit vector of D float32 (the same person's photos lie close); the
+    model's views (e.g. the face and its mirror image) in one batch, averaged."""
     return embed_inputs(preprocess(image, camera)[None], model)[0]
 
 
@@ -413,8 +489,15 @@ def card_text(meta: dict) -> list[str]:
                      f"equal-error rate {base['eer']:.1%} (`{base['command']}`)")
     if "validation" in m:
         v = m["validation"]
-        lines.append(f"**Validation run** (trained on people 0–19, measured on 20–29, which chose the threshold): "
-                     f"one-shot {v['one_shot']['accuracy']:.1%}, equal-error rate {v['eer']:.1%}")
+        lines.append(f"**Validation run** (trained on people 0–19, measured on 20–29, which chose the views and the "
+                     f"threshold): one-shot {v['one_shot']['accuracy']:.1%}, equal-error rate {v['eer']:.1%}")
+        if v.get("views"):
+            lines.append(f"**Views compared on the validation people** (of those of at most {MAX_VIEWS} views, for "
+                         "`embed`'s 10 ms, the lowest equal-error rate chosen, a tie to fewer views): " + "; ".join(
+                             f"{name}{' (chosen)' if name == v.get('chosen') else ''}"
+                             f"{'' if c.get('eligible', True) else ' (too slow)'}: {c['views']['count']} view"
+                             f"{'s' * (c['views']['count'] > 1)}, equal-error rate {c['eer']:.2%}, one-shot "
+                             f"{c['one_shot']:.1%}" for name, c in v["views"].items()))
     for a in meta.get("alternatives", []):
         u = a["metrics"]
         lines.append(f"**Another recipe tried, not shipped (“{a['name']}”):** {a['note']}. On the unseen people: one-shot "
@@ -426,4 +509,9 @@ def card_text(meta: dict) -> list[str]:
                      f"(`{m['embed_ms']['command']}`)")
     lines.append(f"**Input:** grey, the photo's largest centred {ORL_SIZE[1]}:{ORL_SIZE[0]} box (a camera shot: "
                  f"the guide box), resized to {INPUT_HEIGHT}×{INPUT_WIDTH}, normalised")
+    views = Views.from_record(meta.get("views"))
+    if views.count > 1:
+        lines.append(f"**Views:** {views.describe()} go through the network in one batch; the embedding is their "
+                     "embeddings' mean, made a unit vector again" + (" (a face and its mirror image get the same "
+                                                                      "embedding)" if views.mirror else ""))
     return lines

@@ -135,6 +135,32 @@ def test_embeddings_are_unit_vectors(model, orl):
     np.testing.assert_allclose(np.linalg.norm(many, axis=1), 1, atol=1e-5)
 
 
+def test_views_are_the_face_its_mirror_and_shifts_in_one_batch(model, orl):
+    x = torch.arange(2 * 6 * 5, dtype=torch.float32).view(2, 1, 6, 5)
+    assert torch.equal(faces.view_inputs(x, faces.Views()), x)
+    mirrored = faces.view_inputs(x, faces.Views(mirror=True))
+    assert torch.equal(mirrored, torch.cat([x, x.flip(-1)]))
+    views = faces.Views(mirror=True, shifts=((-2, -2), (2, 2)))
+    six = faces.view_inputs(x, views).view(views.count, *x.shape)
+    assert torch.equal(six[1][..., :-2, :-2], x[..., 2:, 2:])  # moved 2 px up and left
+    assert torch.equal(six[2][..., 2:, 2:], x[..., :-2, :-2]) and torch.equal(six[2][..., 0, 0], x[..., 0, 0])  # borders
+    assert torch.equal(six[3], x.flip(-1)) and torch.equal(six[5][..., 2:, 2:], x.flip(-1)[..., :-2, :-2])
+    # the card's views are the model's, and with a mirror view a face and its mirror image embed alike
+    card_views = faces.Views.from_record(read_card("faces").get("views"))
+    assert model.views == card_views and faces.Views.from_record(card_views.record()) == card_views
+    assert card_views.count <= faces.MAX_VIEWS
+    if card_views.mirror:
+        for i in (0, 123, 305):
+            face = faces.orl_image(orl[0][i])
+            mirror = faces.orl_image(orl[0][i][:, ::-1])
+            np.testing.assert_allclose(faces.embed(mirror, model), faces.embed(face, model), atol=1e-5)
+        many = faces.embed_many([faces.orl_image(p) for p in orl[0][:3]], model)
+        alone = faces.embed_inputs(np.stack([faces.preprocess(faces.orl_image(p)) for p in orl[0][:3]]), model,
+                                   views=faces.Views())
+        assert not np.allclose(many, alone, atol=1e-3)  # the views change the embedding
+        assert "mirror image" in "\n".join(faces.card_text(read_card("faces")))
+
+
 def test_an_exact_gallery_photo_is_identified(model, orl):
     pixels, labels = orl
     people = [30, 31, 32, 35, 38]
@@ -205,6 +231,21 @@ def test_the_card_records_the_split_and_the_targets():
     assert "Eigenfaces" in text and "never seen" in text
 
 
+def test_the_card_s_views_and_threshold_are_the_validation_run_s_choice():
+    """Chosen on people 20-29 (validation networks trained on 0-19) by train.faces.choose_views' rule: among the
+    candidates of at most MAX_VIEWS views, the lowest equal-error rate (a tie to fewer views)."""
+    meta = read_card("faces")
+    validation = meta["metrics"]["validation"]
+    candidates = validation["views"]
+    assert list(candidates) == list(faces.VIEW_CANDIDATES)
+    eligible = {n: c for n, c in candidates.items() if c["views"]["count"] <= faces.MAX_VIEWS}
+    chosen = min(eligible, key=lambda n: (round(eligible[n]["eer"], 9), eligible[n]["views"]["count"]))
+    assert validation["chosen"] == chosen
+    assert faces.Views.from_record(meta["views"]) == faces.VIEW_CANDIDATES[chosen]
+    assert meta["threshold"]["value"] == pytest.approx(candidates[chosen]["threshold"], abs=1e-4)
+    assert validation["eer"] == candidates[chosen]["eer"] and validation["open_set"]["known"] == [20, 21, 22, 23, 24]
+
+
 def test_unseen_people_accuracy_matches_the_card(model):
     path = require("vision/faces/orl.npz")
     from train import faces as training
@@ -212,6 +253,7 @@ def test_unseen_people_accuracy_matches_the_card(model):
     meta = read_card("faces")
     pixels, y = training.load_orl(str(path))
     x = faces.normalise(training.grey_inputs(pixels))[:, None]
+    assert model.views == faces.Views.from_record(meta.get("views"))  # measured with the card's views
     measured = training.measure(model, x, y, training.FINAL["measure"], meta["threshold"]["value"])
     card = meta["metrics"]["unseen"]
     assert measured["one_shot"]["accuracy"] == pytest.approx(card["one_shot"]["accuracy"], abs=0.005)
@@ -232,7 +274,9 @@ def test_training_dry_run(tmp_path):
     card = json.loads((tmp_path / "faces.json").read_text())
     assert (tmp_path / "faces.safetensors").is_file() and card["name"] == "faces" == meta["name"]
     assert card["metrics"]["unseen"]["one_shot"]["people"] == 10
+    assert card["metrics"]["validation"]["chosen"] in faces.VIEW_CANDIDATES and set(card["views"]) >= {"mirror", "shifts"}
     loaded = faces.load(tmp_path, "cpu")
+    assert loaded.model.views == faces.VIEW_CANDIDATES[card["metrics"]["validation"]["chosen"]]
     assert loaded.model.dim == 128 * len(loaded.model.members)
 
 

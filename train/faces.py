@@ -6,21 +6,30 @@ Reads DATA_DIR/vision/faces/orl.npz (40 people x 10 grey photos, 112x92; only re
 `models.faces.preprocess` (its grey, resized stage `grey_input`, then `normalise`: the same tensors), and runs:
 
 1. the validation run: the recipe trained on people 0-19 and measured on 20-29, which it never saw; this chooses
-   the "not in the gallery" threshold (gallery 20-24, strangers 25-29: as many accepted as rejected);
+   the test-time views (`models.faces.VIEW_CANDIDATES`: the face alone, with its mirror image, and both shifted
+   2 px; of those within embed's time (at most MAX_VIEWS views), the lowest equal-error rate on 20-29 wins, a tie
+   goes to fewer views) and, with them, the "not in the
+   gallery" threshold (gallery 20-24, strangers 25-29: as many accepted as rejected). Its networks are kept in
+   VALIDATION_DIR (git-ignored) and reused by a later run of the same recipe, so that each inference choice is
+   compared on the same networks; a run with another recipe trains them again;
 2. the shipped run: the same recipe on people 0-29 (all 10 photos of each), measured once at the end on the unseen
-   people 30-39: one-shot accuracy over the 10 choices of gallery photo, the ROC and equal-error rate of every
-   pair, the open set (gallery 30-34, strangers 35-39) at the threshold from 1.;
+   people 30-39 with the chosen views: one-shot accuracy over the 10 choices of gallery photo, the ROC and
+   equal-error rate of every pair, the open set (gallery 30-34, strangers 35-39) at the threshold from 1.
+   (`--reuse-final`: for a change of inference only, the shipped networks of OUT_DIR, of the same recipe, are
+   re-measured instead of trained again; the card keeps their training record);
 3. the eigenfaces baseline (PCA of people 0-29 + nearest neighbour) measured the same way (`eigenfaces`).
 
-Nothing of people 30-39 chooses anything: no early stopping, no threshold, no recipe choice (their one-shot accuracy
-in the curve is recorded every few epochs to be seen, never read by the script).
+Nothing of people 30-39 chooses anything: no early stopping, no threshold, no views, no recipe choice (their
+one-shot accuracy in the curve is recorded every few epochs to be seen, never read by the script).
 
 Each run trains `members` networks apart (seeds seed, seed + 1, ...) and joins their embeddings. Chosen on the
 validation people alone (trained on 0-19, measured on 20-29): two networks joined (one of 150 epochs, one of 80) named
 98.2 % of the photos from one photo each, against 96.0 % and 94.3 % for each alone; each network's one-shot accuracy
-had stopped rising by epoch 60; averaging each face with its mirror made no difference (96.2/96.0 %, 94.7/94.3 %), so
-it was dropped. The first recipe (one network, 150 epochs, mirror averaged) reached 91.6 % on people 30-39: the card
-keeps it as an alternative.
+had stopped rising by epoch 60; averaging each face with its mirror made little difference to one-shot accuracy
+(96.2/96.0 %, 94.7/94.3 %), so it was dropped at first; the views are now chosen by the validation run's
+equal-error rate (1. above): with the mirror, 2.02 % against 2.22 % on people 20-29 (people 30-39, measured once
+after: 5.6 % against 6.9 %). The first recipe (one network, 150 epochs, mirror averaged) reached 91.6 % on people
+30-39: the card keeps it as an alternative.
 
 Loss: CosFace (Wang et al. 2018): the cosine between an embedding and its person's learned centre, minus a margin
 m, scaled by s, in a softmax over the training people; the embedding is the layer before (unit length).
@@ -29,14 +38,16 @@ face), blur, noise and a blanked patch.
 """
 from __future__ import annotations
 
+import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from models import faces
@@ -53,6 +64,10 @@ PROVENANCE = {
     "url": "https://cam-orl.co.uk/facedatabase.html",
 }
 VALIDATION = {"train": list(range(0, 20)), "measure": list(range(20, 30))}
+VALIDATION_DIR = str(Path("runs") / "faces" / "validation")
+# Options that don't change the networks trained (the rest, the recipe, must match for trained networks to be reused)
+NOT_RECIPE = ("data_dir", "out_dir", "eval_every", "validate", "validation_dir", "reuse_final", "validation_only",
+              "threads", "dry_run")
 FINAL = {"train": list(faces.SEEN_PEOPLE), "measure": list(faces.UNSEEN_PEOPLE)}
 
 
@@ -81,7 +96,10 @@ class TrainConfig:
     blur: float = 1.2  # largest Gaussian blur sigma, pixels of the input
     erase: float = 0.3  # chance of a blanked patch
     eval_every: int = 10
-    validate: bool = True  # run 1. (people 0-19 -> 20-29: the threshold); else the card gets no threshold choice
+    validate: bool = True  # run 1. (people 0-19 -> 20-29: views, threshold); else the card gets no honest choice
+    validation_dir: str = VALIDATION_DIR  # 1.'s networks kept here, reused by a run of the same recipe ("": never)
+    reuse_final: bool = False  # re-measure OUT_DIR's shipped networks (same recipe) instead of training them again
+    validation_only: bool = False  # run 1. alone: print the choice, measure nothing of people 30-39, write nothing
     seed: int = 0
     threads: int = 0
     dry_run: bool = False
@@ -164,11 +182,12 @@ class CosFace(nn.Module):
 # ---------------------------------------------------------------- one run: train on some people, measure on others
 
 
-def measure(model: faces.FaceNet, x: torch.Tensor, y: np.ndarray, people: list[int], threshold: float | None) -> dict:
+def measure(model: faces.FaceNet, x: torch.Tensor, y: np.ndarray, people: list[int], threshold: float | None,
+            views: faces.Views | None = None) -> dict:
     """The card's measures on `people` (never trained on): one-shot accuracy, ROC/EER, open set (first half of the
-    people in the gallery, second half strangers)."""
+    people in the gallery, second half strangers; `threshold` None: chosen here). `views`: else the model's."""
     keep = np.isin(y, people)
-    e, labels = faces.embed_inputs(x[torch.from_numpy(keep)], model), y[keep]
+    e, labels = faces.embed_inputs(x[torch.from_numpy(keep)], model, views=views), y[keep]
     scores, same = faces.pair_scores(e, labels)
     curve = faces.roc(scores, same)
     half = len(people) // 2
@@ -205,6 +224,70 @@ def train_ensemble(g: torch.Tensor, x: torch.Tensor, y: np.ndarray, split: dict,
         curve += [{"member": k + 1} | point for point in member_curve]
         seconds += member_seconds
     return model.eval(), curve, seconds
+
+
+def recipe(cfg) -> dict:
+    """The options that make the networks what they are (a TrainConfig or a card's training options)."""
+    options = cfg if isinstance(cfg, dict) else asdict(cfg)
+    return {k: v for k, v in options.items() if k not in NOT_RECIPE}
+
+
+def validation_networks(g: torch.Tensor, x: torch.Tensor, y: np.ndarray, cfg: TrainConfig) -> tuple:
+    """The validation run's networks (trained on people 0-19): from cfg.validation_dir if a run of the same recipe
+    left them there, else trained (and kept there). -> (FaceNet, seconds of training, where from)."""
+    folder = Path(cfg.validation_dir) if cfg.validation_dir and not cfg.dry_run else None
+    weights, record = (folder / "faces.safetensors", folder / "faces.json") if folder else (None, None)
+    if folder and weights.is_file() and record.is_file():
+        kept = json.loads(record.read_text())
+        if kept["recipe"] == recipe(cfg):
+            model = faces.FaceNet(model_config(cfg))
+            model.load_state_dict(load_file(str(weights)))
+            print(f"validation networks: reused from {folder} (trained {kept['date']}, same recipe)", flush=True)
+            return model.eval(), kept["seconds"], f"reused from {folder}, trained {kept['date']}"
+        print(f"validation networks in {folder} are of another recipe: training again", flush=True)
+    model, curve, seconds = train_ensemble(g, x, y, VALIDATION, cfg, "people 0-19 -> 20-29")
+    if folder:
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(weights))
+        record.write_text(json.dumps({"recipe": recipe(cfg), "split": VALIDATION, "seconds": round(seconds, 1),
+                                      "date": time.strftime("%Y-%m-%d %H:%M"), "torch": torch.__version__,
+                                      "curve": curve}, indent=1) + "\n")
+    return model, seconds, "trained in this run"
+
+
+def choose_views(model: faces.FaceNet, x: torch.Tensor, y: np.ndarray) -> tuple[str, dict]:
+    """Each candidate of models.faces.VIEW_CANDIDATES measured on the validation people (20-29, threshold chosen
+    there for each); -> (the chosen one's name: among those of at most models.faces.MAX_VIEWS views (embed's 10 ms),
+    the lowest equal-error rate, a tie to fewer views; {name: measures})."""
+    results = {}
+    for name, views in faces.VIEW_CANDIDATES.items():
+        results[name] = measure(model, x, y, VALIDATION["measure"], None, views)
+        r = results[name]
+        print(f"validation, {name} ({views.count} views): one-shot {r['one_shot']['accuracy']:.2%}, EER {r['eer']:.2%}, "
+              f"open set {r['open_set']['known_accepted']:.1%} accepted / {r['open_set']['unknown_rejected']:.1%} "
+              f"rejected at {r['open_set']['threshold']:.3f}", flush=True)
+    eligible = [n for n in results if faces.VIEW_CANDIDATES[n].count <= faces.MAX_VIEWS]
+    chosen = min(eligible, key=lambda n: (round(results[n]["eer"], 9), faces.VIEW_CANDIDATES[n].count))
+    return chosen, results
+
+
+def view_summary(name: str, r: dict) -> dict:
+    """One candidate's validation numbers, for the card."""
+    o = r["open_set"]
+    views = faces.VIEW_CANDIDATES[name]
+    return {"views": views.record(), "eligible": views.count <= faces.MAX_VIEWS, "one_shot": r["one_shot"]["accuracy"],
+            "eer": r["eer"], "threshold": o["threshold"], "known_accepted": o["known_accepted"],
+            "unknown_rejected": o["unknown_rejected"]}
+
+
+def shipped_networks(cfg: TrainConfig) -> tuple[faces.FaceNet, dict]:
+    """--reuse-final: OUT_DIR's networks and card, which must be of this recipe."""
+    loaded = faces.load(cfg.out_dir, "cpu")
+    options = loaded.meta["training"]["options"]
+    if recipe(options) != {k: v for k, v in recipe(cfg).items() if k in options}:
+        raise SystemExit(f"--reuse-final: the networks in {cfg.out_dir} are of another recipe: "
+                         f"{recipe(options)} != {recipe(cfg)}")
+    return loaded.model.eval(), loaded.meta
 
 
 def train_run(g: torch.Tensor, x: torch.Tensor, y: np.ndarray, split: dict, cfg: TrainConfig, label: str,
@@ -295,17 +378,27 @@ def train(cfg: TrainConfig) -> dict:
     g = grey_inputs(pixels)
     x = faces.normalise(g)[:, None]  # == models.faces.preprocess of each photo (tests/test_faces.py)
 
-    validation, threshold = None, None
-    seconds = 0.0
+    validation, threshold, views, chosen, candidates = None, None, faces.Views(), None, {}
+    seconds, validation_source = 0.0, None
     if cfg.validate:
-        model, val_curve, val_seconds = train_ensemble(g, x, y, VALIDATION, cfg, "people 0-19 -> 20-29")
-        validation = measure(model, x, y, VALIDATION["measure"], None)
+        val_model, val_seconds, validation_source = validation_networks(g, x, y, cfg)
+        chosen, candidates = choose_views(val_model, x, y)
+        views, validation = faces.VIEW_CANDIDATES[chosen], candidates[chosen]
         threshold = validation["open_set"]["threshold"]
         seconds += val_seconds
-        print(f"validation: one-shot {validation['one_shot']['accuracy']:.2%}, EER {validation['eer']:.2%}, "
-              f"threshold {threshold:.3f}", flush=True)
-    model, curve, final_seconds = train_ensemble(g, x, y, FINAL, cfg, "people 0-29 -> 30-39")
-    seconds += final_seconds
+        print(f"validation: chosen views {chosen!r} ({views.describe()}); one-shot "
+              f"{validation['one_shot']['accuracy']:.2%}, EER {validation['eer']:.2%}, threshold {threshold:.3f}",
+              flush=True)
+    if cfg.validation_only:
+        return {"validation": validation, "views": chosen, "candidates": candidates}
+    shipped = None
+    if cfg.reuse_final:
+        model, shipped = shipped_networks(cfg)
+        curve = shipped["curve"]
+    else:
+        model, curve, final_seconds = train_ensemble(g, x, y, FINAL, cfg, "people 0-29 -> 30-39")
+        seconds += final_seconds
+    model.views = views
     if threshold is None:  # no validation run (a quick experiment): the threshold is not chosen honestly
         threshold = 0.5
     unseen = measure(model, x, y, FINAL["measure"], threshold)
@@ -329,7 +422,11 @@ def train(cfg: TrainConfig) -> dict:
                   "validation": VALIDATION,
                   "description": "trained on people 0–29 (all 10 photos each); people 30–39 never seen in training "
                                  "nor used to choose anything; the validation run (trained on 0–19, measured on 20–29)"
-                                 " chose the threshold"},
+                                 " chose the test-time views and the threshold"},
+        "views": views.record() | {"chosen": f"“{chosen}”: the lowest equal-error rate on people 20–29 (validation "
+                                             "run trained on 0–19) among the candidates in metrics.validation.views "
+                                             f"of at most {faces.MAX_VIEWS} views (embed within 10 ms)"
+                                   if cfg.validate else "not chosen (no validation run)"},
         "threshold": {"value": round(threshold, 4),
                       "chosen": "on people 20–29 by the validation run trained on 0–19: gallery 20–24, strangers "
                                 "25–29, as many accepted as rejected" if cfg.validate else "not chosen (no validation run)"},
@@ -341,16 +438,30 @@ def train(cfg: TrainConfig) -> dict:
         "training": training_record("train.faces", cfg, seconds, process_start, cnn_precision(torch.device("cpu"))),
         "data": PROVENANCE,
     }
+    if shipped is not None:  # the networks were not trained here: their record stays, this run's is the re-measure
+        meta["training"] = shipped["training"] | {"remeasured": {
+            "command": meta["training"]["command"], "date": time.strftime("%Y-%m-%d"),
+            "total_seconds": meta["training"]["total_seconds"], "hardware": meta["training"]["hardware"],
+            "torch": torch.__version__, "validation_networks": validation_source}}
     if validation is not None:
-        meta["metrics"]["validation"] = validation
+        meta["metrics"]["validation"] = validation | {
+            "networks": validation_source, "chosen": chosen,
+            "views": {name: view_summary(name, r) for name, r in candidates.items()}}
+    previous = Path(cfg.out_dir) / f"{faces.NAME}.json"
+    if previous.is_file():  # other recipes measured before (models.common.record_alternative) stay on the card
+        kept = json.loads(previous.read_text())
+        if kept.get("alternatives"):
+            meta["alternatives"] = kept["alternatives"]
     if not cfg.dry_run or cfg.out_dir != str(WEIGHTS_DIR):
         save_checkpoint(model, meta, faces.NAME, cfg.out_dir)
     print(f"unseen people 30-39: one-shot {unseen['one_shot']['accuracy']:.2%} "
           f"(by gallery photo {[round(a, 3) for a in unseen['one_shot']['by_gallery_photo']]}), EER {unseen['eer']:.2%}, "
           f"open set: known accepted {unseen['open_set']['known_accepted']:.1%}, strangers rejected "
           f"{unseen['open_set']['unknown_rejected']:.1%} at {threshold:.3f}; eigenfaces one-shot "
-          f"{base['one_shot']['accuracy']:.2%}, EER {base['eer']:.2%}; trained in {seconds / 60:.1f} min "
-          f"({meta['training']['total_seconds'] / 60:.1f} min in all)", flush=True)
+          f"{base['one_shot']['accuracy']:.2%}, EER {base['eer']:.2%}; views: {views.describe()}; " +
+          (f"the shipped networks re-measured in {meta['training']['remeasured']['total_seconds'] / 60:.1f} min"
+           if shipped else f"trained in {seconds / 60:.1f} min ({meta['training']['total_seconds'] / 60:.1f} min in all)"),
+          flush=True)
     return meta
 
 
