@@ -462,8 +462,6 @@ def train(cfg: TrainConfig) -> dict:
     seconds = time.time() - start
     model = model.cpu()
     metrics = {"test_set": test_name, **score(model, singles, strings)}
-    if cfg.holdout and not cfg.dry_run:  # his digits after "teach it your voice" with 20 of his clips
-        metrics["after_enrolment"] = enrolment_results(model, test_clips)
     print(metrics, f"training {seconds / 60:.1f} min", flush=True)
 
     meta = {
@@ -487,6 +485,10 @@ def train(cfg: TrainConfig) -> dict:
     }
     if cfg.holdout:  # a measurement run: kept in runs/speech (git-ignored), not a shipped model
         save_checkpoint(model, meta, f"holdout_{cfg.holdout}", holdout_dir(cfg))
+        if not cfg.dry_run:  # then his digits after "teach it your voice" with his clips (saved first: it takes minutes)
+            metrics["after_enrolment"] = enrolment_results(model, test_clips)
+            print(metrics["after_enrolment"], flush=True)
+            write_card(meta, f"holdout_{cfg.holdout}", holdout_dir(cfg))
     elif not cfg.dry_run or cfg.out_dir != str(WEIGHTS_DIR):
         save_checkpoint(model, meta, S.NAME, cfg.out_dir)
     return meta
