@@ -204,21 +204,24 @@ with st.expander("Teach it your voice", icon=":material/record_voice_over:", key
         upload = st.file_uploader("Recorded before? **Load a voice profile** you downloaded "
                                   f"({voice_profile.FILE_NAME})", type=["safetensors"], key="profile_upload",
                                   max_upload_size=4)  # MB: a profile is at most 3
+        refused = False  # a bad file after a good one: its error alone, not also "loaded"
         if upload is not None and st.session_state.get("profile_loaded") != upload.file_id:
             try:
                 profile = voice_profile.read(upload.getvalue(), model)
             except voice_profile.ProfileError as error:
                 st.error(f"**Can't use this voice profile.** {error}", icon=":material/error:")
+                refused = True
             else:
                 st.session_state["adaptation"] = profile.adaptation()
                 st.session_state["adapted_how"] = f"Loaded from {upload.name} (made {profile.header['created']})."
                 st.session_state["profile_loaded"] = upload.file_id  # loaded once, not at every rerun
                 st.rerun()
-        if upload is not None and st.session_state.get("adaptation") is not None and st.session_state.get(
-                "adapted_how", "").startswith("Loaded"):
-            st.success("Your voice profile is loaded: the answers above come from your adapted copy. Its numbers, "
-                       "and a recorder to test it on a new string, are at the end of this section.",
-                       icon=":material/check_circle:")
+        if not refused and upload is not None and st.session_state.get("adaptation") is not None and \
+                st.session_state.get("adapted_how", "").startswith("Loaded"):
+            st.success("Your voice profile is loaded: the answers above come from " + (
+                "your adapted copy." if st.session_state.get("use_adapted", True) else
+                "the shared model (“Use my adapted model” is off).") + " Its numbers, and a recorder to test it on a "
+                "new string, are at the end of this section.", icon=":material/check_circle:")
     enrolment = {}
     for i, prompt in enumerate(PROMPTS):
         with st.container(key=f"prompt_{i}"):  # the same two elements whatever the status: nothing moves

@@ -177,3 +177,21 @@ def test_the_page_says_why_a_file_is_not_a_voice_profile(shipped):
         assert not at.exception, name
         assert at.error and "Can't use this voice profile" in at.error[0].value and message in at.error[0].value, name
         assert "adaptation" not in at.session_state
+
+
+def test_the_profile_message_never_contradicts_the_page(shipped, adaptation):
+    """After a profile is loaded: a bad file put in its place gets its error alone (before, also "Your voice profile
+    is loaded", green under the red); with "Use my adapted model" off, the message no longer says the answers above
+    come from the adapted copy (they say "by the shared model")."""
+    at = speech_page()
+    at.file_uploader(key="profile_upload").set_value((VP.FILE_NAME, VP.to_bytes(adaptation, shipped),
+                                                      "application/octet-stream")).run()
+    assert "come from your adapted copy" in at.success[0].value
+    at.toggle(key="use_adapted").set_value(False).run()
+    assert "by the shared model" in all_text(at)
+    assert not any("come from your adapted copy" in s.value for s in at.success)
+    assert any("come from the shared model" in s.value for s in at.success)
+    at.file_uploader(key="profile_upload").set_value(("notes.safetensors", b"just text",
+                                                      "application/octet-stream")).run()
+    assert not at.exception and "Can't use this voice profile" in at.error[0].value
+    assert not any("is loaded" in s.value for s in at.success)
