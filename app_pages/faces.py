@@ -1,6 +1,7 @@
 """Recognise a face: a CNN maps faces to embeddings; one photo of a person is enough to recognise them again."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +142,9 @@ st.info("Take 1–3 photos of your face with the camera (or upload them), give a
         "photographed in the early 1990s** (grey, frontal, even light): lighting and angle matter. Face the camera, "
         "evenly lit, your face filling the dashed box.", icon=":material/person_add:")
 people: dict = st.session_state.setdefault("faces_people", {})  # name -> {"embeddings": [...], "thumbs": [...]}
+# sha256 of each photo added -> the name it was added under: the uploader keeps its files after "Add", so adding a
+# second person the same way would otherwise add the first one's photos under the second name too.
+added: dict = st.session_state.setdefault("faces_added", {})
 
 
 def read_photo(data: bytes, camera: bool):
@@ -170,13 +174,22 @@ with add:
         if not name:
             st.error("Give a name first.", icon=":material/badge:")
         else:
+            new = []
+            for file_name, raw, camera in shots:
+                digest = hashlib.sha256(raw).hexdigest()
+                if digest in added:
+                    st.warning(f"{file_name}: already added, as {added[digest]}: skipped. Remove it from the list "
+                               "above to add someone else.", icon=":material/content_copy:")
+                else:
+                    new.append((file_name, raw, camera, digest))
             good = []
-            for file_name, raw, camera in shots[:MAX_PHOTOS_PER_PERSON]:
+            for file_name, raw, camera, digest in new[:MAX_PHOTOS_PER_PERSON]:
                 image, problem = read_photo(raw, camera)
                 if problem:
                     st.error(f"{file_name}: {problem}", icon=":material/broken_image:")
                 else:
                     good.append((image, camera))
+                    added[digest] = name
             if good:
                 entry = people.setdefault(name, {"embeddings": [], "thumbs": []})
                 for image, camera in good:
@@ -186,7 +199,7 @@ with add:
                 entry["embeddings"] = entry["embeddings"][-MAX_PHOTOS_PER_PERSON:]
                 entry["thumbs"] = entry["thumbs"][-MAX_PHOTOS_PER_PERSON:]
                 st.success(f"Added {len(good)} photo{'s' * (len(good) > 1)} of {name}.", icon=":material/check:")
-            if len(shots) > MAX_PHOTOS_PER_PERSON:
+            if len(new) > MAX_PHOTOS_PER_PERSON:
                 st.caption(f"Only the first {MAX_PHOTOS_PER_PERSON} photos were used.")
 with shown:
     if people:
@@ -195,6 +208,7 @@ with shown:
             st.image(entry["thumbs"], caption=[who] * len(entry["thumbs"]), width=80)
         if st.button("Forget everyone", key="forget"):
             people.clear()
+            added.clear()
             st.rerun()
     else:
         st.caption("No one added yet.")

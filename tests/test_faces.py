@@ -364,3 +364,24 @@ def test_page_bad_uploads_get_a_message():
         at.button(key="add_button").click().run()
         assert not at.exception and at.error and message in at.error[0].value, [e.value for e in at.error]
     assert "Added" not in text_of(at)
+
+
+def test_adding_a_second_person_the_same_way_does_not_add_the_first_ones_photos(orl):
+    """The uploader keeps its files after "Add to the gallery": a second person added the same way (a new name, their
+    photo added to the list) gets only their own photo, and the first person's are named as already added. Before,
+    "Added 3 photos of Bob": two of them Ada's."""
+    pixels, labels = orl
+    ada = [(f"ada_{k}.png", encode(Image.fromarray(pixels[labels == 33][k])), "image/png") for k in (0, 1)]
+    bob = ("bob.png", encode(Image.fromarray(pixels[labels == 38][0])), "image/png")
+    at = faces_page()
+    at.segmented_control(key="add_source").set_value("Upload").run()
+    at.text_input(key="add_name").set_value("Ada")
+    at.file_uploader(key="add_upload").set_value(ada).run()
+    at.button(key="add_button").click().run()
+    assert "Added 2 photos of Ada" in text_of(at)
+    at.text_input(key="add_name").set_value("Bob")
+    at.file_uploader(key="add_upload").set_value(ada + [bob]).run()  # Ada's are still in the list
+    at.button(key="add_button").click().run()
+    assert not at.exception and "Added 1 photo of Bob" in text_of(at)
+    assert [len(e["embeddings"]) for e in at.session_state["faces_people"].values()] == [2, 1]
+    assert sum("already added, as Ada" in w.value for w in at.warning) == 2
