@@ -131,6 +131,7 @@ def main() -> None:
                                                        "rnn+out")
     parser.add_argument("--lr", type=float, default=S.FINE_TUNE_LR)
     parser.add_argument("--steps", type=int, default=S.FINE_TUNE_STEPS)
+    parser.add_argument("--no-early-stop", action="store_true", help="--enrol: all the steps, no held-back prompt")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--write", action="store_true", help="put the results into the shipped card")
     args = parser.parse_args()
@@ -170,8 +171,9 @@ def compare_enrolment(args) -> None:
     before = meta["metrics"]
     print(f"{who}: before single {before['single_digit_accuracy']:.1%}, strings {before['string_digit_error_rate']:.1%}")
     for setting in args.parts.split(","):
-        r = T.enrolment_results(model, clips, parts=PARTS[setting], lr=args.lr, steps=args.steps)
-        print(f"{who} {setting:8s} lr {args.lr:g} steps<= {args.steps}: single {r['single_digit_accuracy']:.1%}, "
+        r = T.enrolment_results(model, clips, parts=PARTS[setting], lr=args.lr, steps=args.steps,
+                                early_stop=not args.no_early_stop)
+        print(f"{who} {setting:8s} lr {args.lr:g} steps<= {args.steps} early stop {not args.no_early_stop}: single {r['single_digit_accuracy']:.1%}, "
               f"strings {r['string_digit_error_rate']:.1%}, {r['steps']:.0f} steps, {r['fine_tune_seconds']:.1f} s, "
               f"draws {r['per_draw']}", flush=True)
 

@@ -389,7 +389,8 @@ def enrolment_sets(clips: list[dict], seed: int):
     return enrolment, held_back, [clips[i] for i in left]
 
 
-def enrolment_results(model, clips: list[dict], seeds=(0, 1, 2), n_strings: int = 200, **fine_tune) -> dict:
+def enrolment_results(model, clips: list[dict], seeds=(0, 1, 2), n_strings: int = 200, early_stop: bool = True,
+                      **fine_tune) -> dict:
     """A held-out speaker's digits after the page's enrolment (his clips saying the prompts; fine-tuning stopped on
     the held-back prompt), tested on his other clips alone and in strings; the mean over a few draws of the
     enrolment clips. `fine_tune`: S.fine_tune's options (steps, lr, parts) to compare settings."""
@@ -398,7 +399,8 @@ def enrolment_results(model, clips: list[dict], seeds=(0, 1, 2), n_strings: int 
         enrolment, held_back, rest = enrolment_sets(clips, seed)
         singles, strings = evaluation_sets(rest, n_strings, seed=1234 + seed)
         start = time.perf_counter()
-        tuned, losses = S.fine_tune(model, enrolment, held_back=held_back, seed=seed, **fine_tune)
+        tuned, losses = S.fine_tune(model, enrolment, held_back=held_back if early_stop else None, seed=seed,
+                                    **fine_tune)
         runs.append(score(tuned, singles, strings) | {"seconds": time.perf_counter() - start, "steps": len(losses)})
     mean = lambda key: round(float(np.mean([r[key] for r in runs])), 4)  # noqa: E731
     return {"single_digit_accuracy": mean("single_digit_accuracy"),
