@@ -267,7 +267,8 @@ with st.expander("Teach it your voice", icon=":material/record_voice_over:", key
             st.caption(f"{st.session_state.get('adapted_how', '')} {len(report.losses)} fine-tuning steps in "
                        f"{report.seconds:.1f} s.")
             st.plotly_chart(epoch_lines([{"epoch": i + 1, "loss": l} for i, l in enumerate(report.losses)],
-                                        {"loss": "CTC loss on your recordings, per step"}), key="adapt_curve")
+                                        {"loss": "CTC loss on your recordings, per step"}, x_title="fine-tuning step"),
+                            key="adapt_curve")
             st.markdown("**Now say a new string to test it**: digits in an order you have not recorded, e.g. "
                         "“seven two eight one”. Both models transcribe it, side by side.")
             trial = st.audio_input("Say a new string to test", key="try_new")

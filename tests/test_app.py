@@ -384,7 +384,9 @@ def test_speech_page_record_and_teach_it_your_voice(monkeypatch):
     assert teach.success and "On the test prompt (not learned from):" in teach.success[0].value
     assert "/6 digit errors" in teach.success[0].value
     assert any("prompts it learned from" in m.value and "/30 digit errors" in m.value for m in teach.markdown)
-    assert len(teach.get("plotly_chart")) == 1  # the loss curve
+    assert len(teach.get("plotly_chart")) == 1  # the loss curve, against fine-tuning steps (not "epoch")
+    curve = json.loads(teach.get("plotly_chart")[0].proto.spec)
+    assert curve["layout"]["xaxis"]["title"]["text"] == "fine-tuning step"
     assert len(teach.get("download_button")) == 1
     assert all(at.audio_input(key=f"enrol_{i}").value is not None for i in range(7))  # still there
     # A new string, by both models side by side.

@@ -43,7 +43,7 @@ def training_curves(name: str, _curve: list[dict], metric: str = "accuracy") -> 
                         line=dict(dash=dash), connectgaps=True, row=1, col=1)
         fig.add_scatter(x=epochs, y=[r.get(f"{split}_{metric}") for r in curve], name=f"{split} {metric}",
                         line=dict(dash=dash), connectgaps=True, row=1, col=2)
-    fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None)
+    fig.update_xaxes(title=x_title, dtick=1 if len(epochs) <= 20 else None)
     fig.update_yaxes(type="log", dtick=1, row=1, col=1)  # ticks at powers of ten
     fig.update_yaxes(tickformat=".2%", row=1, col=2)
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.3))
@@ -56,8 +56,9 @@ def curve_panels(name: str, _curve: list[dict], series: dict[str, str], title: s
     return epoch_lines(_curve, series, title)
 
 
-def epoch_lines(curve: list[dict], series: dict[str, str], title: str = "") -> go.Figure:
-    """Per-epoch values from a checkpoint's curve: series maps a curve key to its label; each gets its own panel."""
+def epoch_lines(curve: list[dict], series: dict[str, str], title: str = "", x_title: str = "epoch") -> go.Figure:
+    """Per-epoch values from a checkpoint's curve: series maps a curve key to its label; each gets its own panel.
+    `x_title`: what the curve's "epoch" counts (fine-tuning steps on the speech page)."""
     from plotly.subplots import make_subplots
 
     epochs = [row["epoch"] for row in curve]
@@ -65,6 +66,6 @@ def epoch_lines(curve: list[dict], series: dict[str, str], title: str = "") -> g
     for col, key in enumerate(series, start=1):
         fig.add_scatter(x=epochs, y=[row[key] for row in curve], mode="lines+markers", name=series[key],
                         line=dict(color=ACCENT), row=1, col=col)
-    fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None)
+    fig.update_xaxes(title=x_title, dtick=1 if len(epochs) <= 20 else None)
     fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=50, b=10), showlegend=False)
     return fig
