@@ -195,10 +195,10 @@ def errors_line(before, after, digits) -> str:
 with st.expander("Teach it your voice", icon=":material/record_voice_over:", key="teach"):
     st.markdown(
         f"Record the {len(PROMPTS)} prompts below. The network is **fine-tuned on the first "
-        f"{len(speech.ENROLMENT_PROMPTS)} by backpropagation**, here in the page (at most {speech.FINE_TUNE_STEPS} "
-        "steps), and then transcribes with the adapted copy. They say every digit three times, two of them slowly, "
-        f"one digit at a time. Prompt {HELD_BACK + 1}, the **test prompt**, is never learned from: it decides when "
-        "to stop, and shows honestly whether adapting helped. The copy lives in your browser session only: the "
+        f"{len(speech.ENROLMENT_PROMPTS)} by backpropagation**, here in the page ({speech.FINE_TUNE_STEPS} steps "
+        "of its recurrent and output layers), and then transcribes with the adapted copy. They say every digit three "
+        f"times, two of them slowly, one digit at a time. Prompt {HELD_BACK + 1}, the **test prompt**, is never "
+        "learned from: it shows honestly whether adapting helped. The copy lives in your browser session only: the "
         "shared model is never changed, nothing is saved on the server. Download your **voice profile** to keep it.")
     with st.container(key="profile_load"):  # its message comes and goes: its own container
         upload = st.file_uploader("Recorded before? **Load a voice profile** you downloaded "
@@ -252,7 +252,7 @@ with st.expander("Teach it your voice", icon=":material/record_voice_over:", key
                 st.session_state["adaptation"] = speech.adapt(
                     model, clips[:HELD_BACK], steps=speech.FINE_TUNE_STEPS, held_back=clips[HELD_BACK],
                     progress=lambda i, n, loss: bar.progress(
-                        i / n, text=f"Fine-tuning: step {i} (at most {n}), CTC loss {loss:.3f}"))
+                        i / n, text=f"Fine-tuning: step {i} of {n}, CTC loss {loss:.3f}"))
                 st.session_state["adapted_how"] = "Adapted in this session."
                 st.rerun()
         report = st.session_state.get("adaptation")

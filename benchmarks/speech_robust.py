@@ -127,11 +127,12 @@ def main() -> None:
     parser.add_argument("--name", default=S.NAME, help="the checkpoint's name in that folder")
     parser.add_argument("--enrol", default=None, help="only compare enrolment settings on this held-out checkpoint "
                                                       "(folder/name, e.g. runs/speech_new/holdout_nicolas)")
-    parser.add_argument("--parts", default="all", help="comma-separated settings for --enrol: all, front, rnn, out, "
+    parser.add_argument("--parts", default="rnn+out", help="comma-separated settings for --enrol: all, front, rnn, out, "
                                                        "rnn+out")
     parser.add_argument("--lr", type=float, default=S.FINE_TUNE_LR)
     parser.add_argument("--steps", type=int, default=S.FINE_TUNE_STEPS)
-    parser.add_argument("--no-early-stop", action="store_true", help="--enrol: all the steps, no held-back prompt")
+    parser.add_argument("--early-stop", action=argparse.BooleanOptionalAction, default=S.EARLY_STOP,
+                        help="--enrol: stop on the held-back prompt's loss")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--write", action="store_true", help="put the results into the shipped card")
     args = parser.parse_args()
@@ -172,8 +173,8 @@ def compare_enrolment(args) -> None:
     print(f"{who}: before single {before['single_digit_accuracy']:.1%}, strings {before['string_digit_error_rate']:.1%}")
     for setting in args.parts.split(","):
         r = T.enrolment_results(model, clips, parts=PARTS[setting], lr=args.lr, steps=args.steps,
-                                early_stop=not args.no_early_stop)
-        print(f"{who} {setting:8s} lr {args.lr:g} steps<= {args.steps} early stop {not args.no_early_stop}: single {r['single_digit_accuracy']:.1%}, "
+                                early_stop=args.early_stop)
+        print(f"{who} {setting:8s} lr {args.lr:g} steps<= {args.steps} early stop {args.early_stop}: single {r['single_digit_accuracy']:.1%}, "
               f"strings {r['string_digit_error_rate']:.1%}, {r['steps']:.0f} steps, {r['fine_tune_seconds']:.1f} s, "
               f"draws {r['per_draw']}", flush=True)
 

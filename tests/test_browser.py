@@ -148,7 +148,7 @@ def test_teach_it_your_voice_then_take_the_voice_profile_to_a_new_session(microp
     It also keeps the regression of the expander's place: after adapting it stays open on its result, and its
     recorders still hold their recordings. Before, the "Use my adapted model" toggle that appears above it moved it
     down a place: the browser rebuilt it collapsed, and each rebuilt recorder said "An error has occurred".
-    The whole flow takes 40-60 s (25 s of recording; the fine-tuning's 60 steps at most, 17 s on a busy 2-core CPU)."""
+    The whole flow takes 40-60 s (25 s of recording; the fine-tuning: 120 steps of the GRU and output layers)."""
     from conftest import espeak_wav
     from models import speech
     from test_voice_profile import say

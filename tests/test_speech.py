@@ -217,6 +217,9 @@ def test_fine_tuning_lowers_the_loss_and_leaves_the_shared_model_alone(shipped):
         assert torch.equal(v, before[k]), k  # bit-identical
     assert not any(p.requires_grad for p in model.parameters())
     assert tuned is not model
+    # only the layers named in ADAPTED_PARTS change (the recurrent and output layers; the conv front end stays)
+    changed = {k.split(".")[0] for k, v in tuned.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed == set(S.ADAPTED_PARTS)
 
 
 def test_preprocessing_is_shared_with_training():

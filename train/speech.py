@@ -389,23 +389,24 @@ def enrolment_sets(clips: list[dict], seed: int):
     return enrolment, held_back, [clips[i] for i in left]
 
 
-def enrolment_results(model, clips: list[dict], seeds=(0, 1, 2), n_strings: int = 200, early_stop: bool = True,
-                      **fine_tune) -> dict:
+def enrolment_results(model, clips: list[dict], seeds=(0, 1, 2), n_strings: int = 200, **fine_tune) -> dict:
     """A held-out speaker's digits after the page's enrolment (his clips saying the prompts; fine-tuning stopped on
     the held-back prompt), tested on his other clips alone and in strings; the mean over a few draws of the
-    enrolment clips. `fine_tune`: S.fine_tune's options (steps, lr, parts) to compare settings."""
+    enrolment clips. `fine_tune`: S.fine_tune's options (steps, lr, parts, early_stop) to compare settings."""
     runs = []
     for seed in seeds:
         enrolment, held_back, rest = enrolment_sets(clips, seed)
         singles, strings = evaluation_sets(rest, n_strings, seed=1234 + seed)
         start = time.perf_counter()
-        tuned, losses = S.fine_tune(model, enrolment, held_back=held_back if early_stop else None, seed=seed,
-                                    **fine_tune)
+        tuned, losses = S.fine_tune(model, enrolment, held_back=held_back, seed=seed, **fine_tune)
         runs.append(score(tuned, singles, strings) | {"seconds": time.perf_counter() - start, "steps": len(losses)})
     mean = lambda key: round(float(np.mean([r[key] for r in runs])), 4)  # noqa: E731
     return {"single_digit_accuracy": mean("single_digit_accuracy"),
             "string_digit_error_rate": mean("string_digit_error_rate"), "fine_tune_seconds": round(mean("seconds"), 1),
             "steps": mean("steps"), "prompts": len(S.ENROLMENT_PROMPTS) + 1,
+            "settings": {"parts": list(fine_tune.get("parts", S.ADAPTED_PARTS)), "lr": fine_tune.get("lr", S.FINE_TUNE_LR),
+                         "steps": fine_tune.get("steps", S.FINE_TUNE_STEPS),
+                         "early_stop": fine_tune.get("early_stop", S.EARLY_STOP)},
             "enrolment_digits": sum(len(p.digits.split()) for p in S.ENROLMENT_PROMPTS),
             "single_digits": runs[0]["single_digits"], "strings": runs[0]["strings"], "draws": len(seeds),
             "per_draw": [{k: r[k] for k in ("single_digit_accuracy", "string_digit_error_rate")} for r in runs]}
