@@ -200,6 +200,8 @@ with st.expander("Teach it your voice", icon=":material/record_voice_over:", key
         f"times, two of them slowly, one digit at a time. Prompt {HELD_BACK + 1}, the **test prompt**, is never "
         "learned from: it shows honestly whether adapting helped. The copy lives in your browser session only: the "
         "shared model is never changed, nothing is saved on the server. Download your **voice profile** to keep it.")
+    if (summary := speech.enrolment_summary(meta)) is not None:
+        st.caption(summary)
     with st.container(key="profile_load"):  # its message comes and goes: its own container
         upload = st.file_uploader("Recorded before? **Load a voice profile** you downloaded "
                                   f"({voice_profile.FILE_NAME})", type=["safetensors"], key="profile_upload",

@@ -1,6 +1,7 @@
 """Latency of models.speech.transcribe on 5 s of 16 kHz audio (median and p95 of many calls).
 
     python -m benchmarks.speech [--calls 100] [--seconds 5]
+    python -m benchmarks.speech --fine-tune [--calls 3]     # "teach it your voice": the page's fine-tuning, in seconds
 
 The audio is the page's phone-number example (espeak-ng, ten digits), resampled to 16 kHz (what
 st.audio_input records) and padded with quiet noise to the length asked for.
@@ -22,7 +23,11 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "assets" / "speech" / "phone_
 def main() -> None:
     parser = latency_parser(__doc__, calls=100)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--fine-tune", action="store_true",
+                        help="time the page's fine-tuning (six prompts, the default settings) instead")
     args = parser.parse_args()
+    if args.fine_tune:
+        return fine_tune_seconds(args.calls if args.calls != 100 else 3)
 
     model, _ = speech.load()
     audio, rate = speech.read_audio(EXAMPLE.read_bytes())
@@ -36,6 +41,29 @@ def main() -> None:
     result = speech.transcribe(x, 16000, model)
     report(f"speech.transcribe on {args.seconds:g} s of 16 kHz audio -> '{result.digits}', {args.calls} calls, "
            f"{device_name()}, torch {torch.__version__}", ms, args.busy_thread)
+
+
+def fine_tune_seconds(calls: int) -> None:
+    """The page's fine-tuning on six prompt-length recordings (the example clips, each about as long as a prompt),
+    with the page's one inference thread: seconds per fine-tuning, median of `calls`."""
+    import time
+
+    torch.set_num_threads(1)
+    model, _ = speech.load(device=torch.device("cpu"))
+    clips = []
+    for name in ["pin_en-us.wav", "phone_scotland.wav", "three_f3.wav"] * 2:
+        path = EXAMPLE.parent / name
+        if path.exists():
+            audio, rate = speech.read_audio(path.read_bytes())
+            clips.append((audio, rate, speech.transcribe(audio, rate, model).digits))
+    seconds = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        speech.fine_tune(model, clips)
+        seconds.append(time.perf_counter() - start)
+    print(f"fine_tune: {len(clips)} recordings, {speech.FINE_TUNE_STEPS} steps of {', '.join(speech.ADAPTED_PARTS)} "
+          f"at {speech.FINE_TUNE_LR:g}, one thread, {device_name()}: median {np.median(seconds):.1f} s over {calls} "
+          f"({', '.join(f'{t:.1f}' for t in seconds)})")
 
 
 if __name__ == "__main__":

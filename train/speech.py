@@ -504,6 +504,7 @@ def holdout_dir(cfg: TrainConfig) -> Path:
 
 def measure_enrolment(cfg: TrainConfig) -> dict:
     """Add the page's enrolment results for the held-out speaker to a held-out run's JSON (weights untouched)."""
+    start_run(cfg)  # the thread count: two threads fighting other jobs on a 2-core CPU crawl
     path = holdout_dir(cfg) / f"holdout_{cfg.holdout}.json"
     model, meta = S.load(path.parent, torch.device("cpu"), name=path.stem)
     clips = [c for c in load_fsdd(cfg.data_dir) if c["speaker"] == cfg.holdout]
