@@ -43,7 +43,7 @@ def training_curves(name: str, _curve: list[dict], metric: str = "accuracy") -> 
                         line=dict(dash=dash), connectgaps=True, row=1, col=1)
         fig.add_scatter(x=epochs, y=[r.get(f"{split}_{metric}") for r in curve], name=f"{split} {metric}",
                         line=dict(dash=dash), connectgaps=True, row=1, col=2)
-    fig.update_xaxes(title=x_title, dtick=1 if len(epochs) <= 20 else None)
+    fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None)
     fig.update_yaxes(type="log", dtick=1, row=1, col=1)  # ticks at powers of ten
     fig.update_yaxes(tickformat=".2%", row=1, col=2)
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.3))
