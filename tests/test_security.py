@@ -25,7 +25,9 @@ def test_server_settings():
 def test_weights_load_only_from_safetensors():
     for path in APP_CODE + sorted((ROOT / "train").glob("*.py")):
         code = path.read_text()
-        assert not re.search(r"\btorch\.load\(|\bpickle\b|\bjoblib\b", code.replace("no pickle", "")), path
+        # code that could unpickle (the voice profile's reader names pickle only to refuse such files by their bytes)
+        assert not re.search(r"\btorch\.load\(|^\s*(import|from)\s+(pickle|joblib|dill|cloudpickle)\b|\bpickle\.loads?\("
+                             r"|\bjoblib\b|allow_pickle\s*=\s*True", code, re.M), path
     assert not list((ROOT / "models" / "weights").glob("*.pt")) and not list((ROOT / "models" / "weights").glob("*.pth"))
 
 
