@@ -1,4 +1,5 @@
 """Record speech: a recurrent network trained with CTC transcribes spoken digits; teach it your voice."""
+import hashlib
 import json
 from pathlib import Path
 
@@ -166,8 +167,6 @@ def prompt_text(i: int, prompt: speech.Prompt) -> str:
 def heard(i: int, data: bytes) -> str | None:
     """What the shared model hears in recording i ("" when no digit; None when no speech or unreadable), kept in
     the session so that each recording is transcribed once."""
-    import hashlib
-
     seen = st.session_state.setdefault("heard_by_shared", {})
     digest = hashlib.sha256(data).hexdigest()
     if seen.get(i, (None,))[0] != digest:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import functools
 import io
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -449,8 +450,6 @@ class Adaptation:
 def adapt(model: SpeechNet, clips: list[tuple[np.ndarray, int, str]], steps: int = FINE_TUNE_STEPS,
           progress=None, held_back: tuple[np.ndarray, int, str] | None = None) -> Adaptation:
     """Fine-tune a copy of `model` on a speaker's recordings [(waveform, rate, "0 1 2 3 4")], scoring both."""
-    import time
-
     def errors(net: SpeechNet, recordings) -> int:
         return sum(digit_errors(text, transcribe(w, r, net).digits) for w, r, text in recordings)
 

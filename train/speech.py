@@ -192,6 +192,11 @@ def join(parts: list[np.ndarray], gaps: list[float]) -> np.ndarray:
     return out
 
 
+def unit_rms(x: np.ndarray) -> np.ndarray:
+    """x scaled to an RMS of 1, float32."""
+    return (x / (np.sqrt(np.mean(x**2)) + 1e-8)).astype(np.float32)
+
+
 def noise(rng, n: int) -> np.ndarray:
     """White, pink or brown noise (n,), unit RMS."""
     white = rng.standard_normal(n).astype(np.float32)
@@ -201,7 +206,7 @@ def noise(rng, n: int) -> np.ndarray:
         f = np.maximum(np.arange(len(spectrum)), 1)
         spectrum /= f ** (0.5 * colour)
         white = np.fft.irfft(spectrum, n).astype(np.float32)
-    return white / (np.sqrt(np.mean(white**2)) + 1e-8)
+    return unit_rms(white)
 
 
 def hum(rng, n: int) -> np.ndarray:
@@ -210,7 +215,7 @@ def hum(rng, n: int) -> np.ndarray:
     f0 = rng.choice([50.0, 60.0]) * rng.uniform(0.99, 1.01)
     x = sum(rng.uniform(0.1, 1) / k * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 6.3)) for k in range(1, 8))
     x = x + 0.05 * noise(rng, n)
-    return (x / (np.sqrt(np.mean(x**2)) + 1e-8)).astype(np.float32)
+    return unit_rms(x)
 
 
 def clicks(rng, n: int) -> np.ndarray:
@@ -221,7 +226,7 @@ def clicks(rng, n: int) -> np.ndarray:
         at = int(rng.integers(0, max(1, n - length)))
         burst = rng.standard_normal(length) * np.exp(-np.arange(length) / (length / 4)) * rng.uniform(0.3, 3)
         x[at : at + length] += burst[: n - at].astype(np.float32)
-    return (x / (np.sqrt(np.mean(x**2)) + 1e-8)).astype(np.float32)
+    return unit_rms(x)
 
 
 def babble(rng, n: int, clips: list[dict]) -> np.ndarray:
@@ -231,7 +236,7 @@ def babble(rng, n: int, clips: list[dict]) -> np.ndarray:
         c = clips[int(rng.integers(len(clips)))]["audio"][::-1][:n]
         at = int(rng.integers(0, max(1, n - len(c))))
         x[at : at + len(c)] += c * rng.uniform(0.3, 1.0)
-    return (x / (np.sqrt(np.mean(x**2)) + 1e-8)).astype(np.float32)
+    return unit_rms(x)
 
 
 def room_noise(rng, n: int, clips: list[dict] | None) -> np.ndarray:
@@ -246,7 +251,7 @@ def room_noise(rng, n: int, clips: list[dict] | None) -> np.ndarray:
         return clicks(rng, n)
     if kind == 3:
         x = reverberate(noise(rng, n) + rng.uniform(0, 0.5) * hum(rng, n), rng, rng.uniform(0.3, 0.8))
-        return x / (np.sqrt(np.mean(x**2)) + 1e-8)
+        return unit_rms(x)
     return babble(rng, n, clips)
 
 
