@@ -284,8 +284,15 @@ with st.expander("Teach it your voice", icon=":material/record_voice_over:", key
                                                                         ("Your adapted copy", report.model)]):
                             result = speech.transcribe(samples, rate, net)
                             column.caption(title)
-                            column.markdown(f"### {result.digits or '(no digits)'}")
-                            column.caption(f"“{result.words}”" if result.digits else "No digit heard.")
+                            if result.sure:
+                                column.markdown(f"### {result.digits}")
+                                column.caption(f"“{result.words}”")
+                            elif result.digits:  # a guess is never shown in the answer's type
+                                column.markdown("### Not sure")
+                                column.caption(f"Best guess: {result.digits}. " + " ".join(result.doubts))
+                            else:
+                                column.markdown("### (no digits)")
+                                column.caption("No digit heard.")
             left, right = st.columns(2)
             left.download_button("Download my voice profile", profile_bytes(report), file_name=voice_profile.FILE_NAME,
                                  mime="application/octet-stream", on_click="ignore", icon=":material/download:",

@@ -395,6 +395,16 @@ def test_speech_page_record_and_teach_it_your_voice(monkeypatch):
     assert [c.value for c in teach_expander(at)[1].caption if c.value.startswith(("The shared", "Your adapted"))] == [
         "The shared model", "Your adapted copy"]
     assert sum(m.value == "### 2 8 6" for m in teach_expander(at)[1].markdown) >= 1
+    # A string longer than any it was trained on: "Not sure" in the heading, the digits only as a small guess.
+    from conftest import espeak_wav
+
+    nine = espeak_wav("one two three four five six seven eight nine")
+    at.audio_input(key="try_new").set_value(("nine.wav", nine, "audio/wav")).run()
+    assert not at.exception
+    headings = [m.value for m in teach_expander(at)[1].markdown if m.value.startswith("###")]
+    assert headings == ["### Not sure", "### Not sure"], headings
+    guesses = [c.value for c in teach_expander(at)[1].caption if c.value.startswith("Best guess: ")]
+    assert len(guesses) == 2 and all("longer than any string it was trained on" in g for g in guesses), guesses
     # The download, loaded in a new session: the same adapted copy, active.
     profile = at.session_state["profile_bytes"][1]
     adapted = at.session_state["adaptation"].model
