@@ -8,6 +8,8 @@ A checkpoint is two files side by side in models/weights/:
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import importlib
 import json
@@ -178,6 +180,31 @@ def shared(name: str) -> Loaded:
             # later collections don't walk its hundreds of thousands of objects.
             gc.freeze()
         return _SHARED[name]
+
+
+def return_freed_memory() -> bool:
+    """Hand the memory a finished training freed back to the system (glibc's malloc_trim; False elsewhere).
+
+    A training in its own thread allocates from that thread's malloc arena; when it ends the memory is free
+    but stays in the process (measured: RSS 860-1040 MB from one live training to the next, back to ~860 MB
+    after a trim). On a host with 0.7-2.7 GB per app, that is the margin. Costs ~1 ms; call after the work."""
+    if _LIBC is None:
+        return False
+    gc.collect()
+    _LIBC.malloc_trim(0)
+    return True
+
+
+def _libc():
+    name = ctypes.util.find_library("c") if platform.system() == "Linux" else None
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+    except OSError:  # musl and others: no malloc_trim
+        return None
+
+
+_LIBC = _libc()
 
 
 class _Recording(torch.nn.Module):

@@ -33,7 +33,7 @@ from PIL import Image
 from torch import nn
 
 from models import digits
-from models.common import Loaded, autocast, load_checkpoint, shared
+from models.common import Loaded, autocast, load_checkpoint, return_freed_memory, shared
 
 NAME = "live"
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "mnist"
@@ -402,6 +402,7 @@ class Run:
             self.error, self.state = f"{type(error).__name__}: {error}", "failed"
         finally:
             self._trainings.release(self)
+            return_freed_memory()  # the network, optimiser and batches this thread allocated (see there)
 
 
 class Trainings:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 import torchaudio
 from torch import nn
 
-from models.common import Loaded, get_device, load_checkpoint, shared
+from models.common import Loaded, get_device, load_checkpoint, return_freed_memory, shared
 
 NAME = "speech"
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -462,6 +462,7 @@ def adapt(model: SpeechNet, clips: list[tuple[np.ndarray, int, str]], steps: int
     if held_back is not None:
         result.held_back_before, result.held_back_after = errors(model, [held_back]), errors(tuned, [held_back])
         result.held_back_digits = len(held_back[2].split())
+    return_freed_memory()  # fine-tuning's gradients and batches: freed, handed back to the system
     return result
 
 

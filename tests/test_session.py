@@ -176,15 +176,20 @@ def test_twenty_trainings_in_one_session_keep_memory_bounded_and_leave_no_thread
         answers = [m.value for m in at.markdown if m.value.startswith("#### ")]
         assert len(answers) == 2 and answers[1].startswith(f"#### It's a{'n' if k % 10 == 8 else ''} {k % 10}"), answers
 
+    def rss_after(k: int) -> float:
+        training(k)
+        gc.collect()
+        return rss_mb()
+
+    # RSS moves from one training to the next (what the page's reruns allocate): compare the median of three
+    # trainings after the warm-up with the median of the last three, not two single readings.
     threads = threading.active_count()
     for k in range(2):
         training(k)
-    gc.collect()
-    warm = rss_mb()
-    for k in range(2, 22):
+    warm = float(np.median([rss_after(k) for k in range(2, 5)]))
+    for k in range(5, 19):
         training(k)
-    gc.collect()
-    after = rss_mb()
+    after = float(np.median([rss_after(k) for k in range(19, 22)]))
     assert after <= warm * 1.05 and after <= warm + 60, f"RSS {warm:.0f} MB after 2 trainings -> {after:.0f} MB after 22"
     assert threading.active_count() <= threads, [t.name for t in threading.enumerate()]
     print(f"20 trainings: RSS {warm:.0f} -> {after:.0f} MB")
