@@ -196,7 +196,8 @@ with st.expander("Teach it your voice", icon=":material/record_voice_over:", key
         f"Record the {len(PROMPTS)} prompts below. The network is **fine-tuned on the first "
         f"{len(speech.ENROLMENT_PROMPTS)} by backpropagation**, here in the page ({speech.FINE_TUNE_STEPS} steps "
         "of its recurrent and output layers), and then transcribes with the adapted copy. They say every digit three "
-        f"times, two of them slowly, one digit at a time. Prompt {HELD_BACK + 1}, the **test prompt**, is never "
+        "times, two of them slowly, one digit at a time; the network cuts them into words and, at each step, also "
+        f"learns from single words and new strings made of them. Prompt {HELD_BACK + 1}, the **test prompt**, is never "
         "learned from: it shows honestly whether adapting helped. The copy lives in your browser session only: the "
         "shared model is never changed, nothing is saved on the server. Download your **voice profile** to keep it.")
     if (summary := speech.enrolment_summary(meta)) is not None:

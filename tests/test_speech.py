@@ -7,6 +7,7 @@ import soundfile as sf
 import torch
 
 from models import speech as S
+from harness import voices
 from tests.conftest import ROOT, require
 
 EXAMPLES = ROOT / "assets" / "speech"
@@ -220,6 +221,38 @@ def test_fine_tuning_lowers_the_loss_and_leaves_the_shared_model_alone(shipped):
     # only the layers named in ADAPTED_PARTS change (the recurrent and output layers; the conv front end stays)
     changed = {k.split(".")[0] for k, v in tuned.state_dict().items() if not torch.equal(v, before[k])}
     assert changed == set(S.ADAPTED_PARTS)
+
+
+def test_alignment_places_each_digit_where_the_network_says_it():
+    """CTC Viterbi alignment of a known transcript: each digit's frame is in its run; a repeated digit needs a blank
+    between (4 4), and a digit the network hardly hears is still placed, between its neighbours."""
+    frames = [0, 0, 5, 5, 5, 0, 0, 2, 0, 0, 5, 5, 0, 8, 0, 0]  # blank=0, class d+1 = digit d: "4 1 4 7"
+    log_probs = posteriors(frames)
+    assert S.align(log_probs, [4, 1, 4, 7]) == [3, 7, 10, 13]
+    weak = posteriors([0, 5, 5, 0, 0, 0, 0, 2, 2, 0])  # "4 _ 1": the middle digit (9) not heard at all
+    placed = S.align(weak, [4, 9, 1])
+    assert placed[0] in (1, 2) and placed[0] < placed[1] < placed[2] and placed[2] in (7, 8)
+
+
+def test_enrolment_prompts_are_cut_into_words_and_recombined(shipped):
+    """A slow prompt (espeak-ng) -> one piece per digit, each read alone as its digit; new utterances made of the
+    pieces carry the right transcripts (enrolment's single words and new strings, models.speech.recombined)."""
+    model, _ = shipped
+    try:
+        wav = voices.espeak_wav("two. seven. zero. five. nine.", speed=130)
+    except voices.EspeakMissing as missing:
+        pytest.skip(str(missing))
+    audio, rate = sf.read(io.BytesIO(wav), dtype="float32")
+    words = S.cut_words(model, (audio, rate, "2 7 0 5 9"))
+    assert [d for _, d in words] == [2, 7, 0, 5, 9]
+    assert [S.transcribe(w, S.SAMPLE_RATE, model).digits for w, _ in words] == ["2", "7", "0", "5", "9"]
+    made = S.recombined(words, np.random.default_rng(0), singles=3, strings=4)
+    assert [len(text.split()) for _, text in made[:3]] == [1, 1, 1]
+    assert all(2 <= len(text.split()) <= 6 for _, text in made[3:])
+    lengths = {d: len(w) for w, d in words}
+    for audio, text in made:  # each is its words and 0.05-0.6 s gaps, 0.1-0.3 s around
+        said = sum(lengths[int(d)] for d in text.split())
+        assert said + 0.2 * S.SAMPLE_RATE <= len(audio) <= said + (0.6 + 0.6 * len(text.split())) * S.SAMPLE_RATE
 
 
 def test_preprocessing_is_shared_with_training():
