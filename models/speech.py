@@ -417,8 +417,8 @@ def cut_words(model: SpeechNet, clip: tuple[np.ndarray, int, str]) -> list[tuple
     digits = [int(d) for d in text.split()]
     if not prepared.speech or not digits:
         return []
-    with torch.no_grad():
-        log_probs = model.cpu()(prepared.features[None])[0].float().numpy()
+    with torch.no_grad():  # on the model's own device: .cpu() would move the shared model itself
+        log_probs = model(prepared.features[None].to(next(model.parameters()).device))[0].float().cpu().numpy()
     x = prepared.waveform
     frame = int(SPEECH_FRAME * SAMPLE_RATE)  # energy frames (20 ms)
     level = frame_levels(x)

@@ -234,10 +234,12 @@ def test_alignment_places_each_digit_where_the_network_says_it():
     assert placed[0] in (1, 2) and placed[0] < placed[1] < placed[2] and placed[2] in (7, 8)
 
 
-def test_enrolment_prompts_are_cut_into_words_and_recombined(shipped):
+def test_enrolment_prompts_are_cut_into_words_and_recombined(shipped, monkeypatch):
     """A slow prompt (espeak-ng) -> one piece per digit, each read alone as its digit; new utterances made of the
-    pieces carry the right transcripts (enrolment's single words and new strings, models.speech.recombined)."""
+    pieces carry the right transcripts (enrolment's single words and new strings, models.speech.recombined).
+    The shared model stays where it is: an early version called model.cpu(), which on a GPU server moves it."""
     model, _ = shipped
+    monkeypatch.setattr(model, "cpu", lambda: pytest.fail("cut_words moved the shared model to the CPU"), raising=False)
     try:
         wav = voices.espeak_wav("two. seven. zero. five. nine.", speed=130)
     except voices.EspeakMissing as missing:
