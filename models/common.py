@@ -187,7 +187,8 @@ def return_freed_memory() -> bool:
 
     A training in its own thread allocates from that thread's malloc arena; when it ends the memory is free
     but stays in the process (measured: RSS 860-1040 MB from one live training to the next, back to ~860 MB
-    after a trim). On a host with 0.7-2.7 GB per app, that is the margin. Costs ~1 ms; call after the work."""
+    after a trim). On a host with 0.7-2.7 GB per app, that is the margin. Costs tens of ms (a garbage
+    collection first): call it after the work, not in a loop."""
     if _LIBC is None:
         return False
     gc.collect()

@@ -380,13 +380,16 @@ def held_back_loss(model: SpeechNet, clip: tuple[np.ndarray, int, str]) -> float
         return float(ctc_loss(model, *ctc_batch([(preprocess(w, r).features, text)])))
 
 
-def align(log_probs: np.ndarray, digits: list[int]) -> list[int]:
+def align(log_probs: np.ndarray, digits: list[int]) -> list[int] | None:
     """CTC Viterbi alignment of a known transcript: log-probabilities (T', classes), digits [4, 1, 5] -> the
-    network frame where each digit is said (the middle of its run of frames on the best path)."""
+    network frame where each digit is said (the middle of its run of frames on the best path); None when the
+    recording is too short to hold them (a frame per digit, and one between two equal digits)."""
     labels = [BLANK]
     for d in digits:
         labels += [d + 1, BLANK]  # blank, d1, blank, d2, ..., blank: states 0 .. 2L
     T, S = len(log_probs), len(labels)
+    if not digits or T < len(digits) + sum(a == b for a, b in zip(digits, digits[1:])):
+        return None
     score = np.full((T, S), -np.inf)
     back = np.zeros((T, S), np.int64)
     score[0, 0] = log_probs[0, labels[0]]
@@ -422,7 +425,10 @@ def cut_words(model: SpeechNet, clip: tuple[np.ndarray, int, str]) -> list[tuple
     x = prepared.waveform
     frame = int(SPEECH_FRAME * SAMPLE_RATE)  # energy frames (20 ms)
     level = frame_levels(x)
-    centres = [int((f + 0.5) * FRAME_SECONDS * SAMPLE_RATE) for f in align(log_probs, digits)]
+    placed = align(log_probs, digits)
+    if placed is None:
+        return []
+    centres = [int((f + 0.5) * FRAME_SECONDS * SAMPLE_RATE) for f in placed]
     cuts = [0]
     for a, b in zip(centres, centres[1:]):
         # the quietest frame in the middle half between two digits' frames: not a dip inside a word ("se|ven")

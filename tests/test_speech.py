@@ -232,6 +232,16 @@ def test_alignment_places_each_digit_where_the_network_says_it():
     weak = posteriors([0, 5, 5, 0, 0, 0, 0, 2, 2, 0])  # "4 _ 1": the middle digit (9) not heard at all
     placed = S.align(weak, [4, 9, 1])
     assert placed[0] in (1, 2) and placed[0] < placed[1] < placed[2] and placed[2] in (7, 8)
+    assert S.align(posteriors([0, 5, 0]), [4, 4, 4]) is None  # too short: 4 _ 4 _ 4 needs five frames
+    assert S.align(posteriors([5, 0, 5, 0, 5]), [4, 4, 4]) == [0, 2, 4]
+
+
+def test_a_recording_too_short_for_its_prompt_gives_no_words(shipped):
+    """A click recorded for a ten-digit prompt: nothing to cut (before: the alignment failed with a ValueError)."""
+    model, _ = shipped
+    click = np.zeros(8000, np.float32)
+    click[4000:4040] = 0.5
+    assert S.cut_words(model, (click, 8000, " ".join("0123456789" * 3))) == []
 
 
 def test_enrolment_prompts_are_cut_into_words_and_recombined(shipped, monkeypatch):
