@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -14,6 +15,18 @@ sys.path.insert(0, str(ROOT))
 from harness import voices  # noqa: E402
 from harness.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402,F401 - tests import them from here
 from harness.server import free_port, start_server, stop_server  # noqa: E402,F401
+
+
+TORCH_THREADS = torch.get_num_threads()  # at the start of the session: torch's default, every core
+
+
+@pytest.fixture(autouse=True)
+def every_core_for_each_test():
+    """The app's loader sets torch to one thread for the whole process (right for a server of many sessions:
+    ui/loading.py), and the first AppTest did so for every test after it: the CIFAR-10 test set took 242 s of
+    CI's 847 instead of ~115. Each test starts with torch's default again."""
+    torch.set_num_threads(TORCH_THREADS)
+    yield
 
 
 def data_dir() -> Path:
