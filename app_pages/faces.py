@@ -124,7 +124,8 @@ with right:
     for column, (name, similarity) in zip(columns, ranking[:SHOWN_MATCHES]):
         p = int(name.split()[1])
         column.image(images[photo_index(p, gallery_k)], caption=f"{name}: {similarity:.2f}", width="stretch")
-    st.plotly_chart(score_bars(ranking, "Cosine similarity to each gallery photo", "similarity"), key="ranking")
+    st.plotly_chart(score_bars(ranking, "Cosine similarity to each gallery photo", "similarity", threshold),
+                    key="ranking")
 
 method = st.segmented_control("Map", MAPS, key="map_method") or "t-SNE"
 st.plotly_chart(embedding_map(orl_map(method), labels, labels < min(unseen_people), method, highlight=probe),
@@ -236,7 +237,7 @@ if people:
             with b:
                 headline(user_ranking)
                 st.plotly_chart(score_bars(user_ranking[:8], "Cosine similarity to each person's closest photo",
-                                           "similarity"), key="user_ranking")
+                                           "similarity", threshold), key="user_ranking")
             user_result = (image, camera, embedding, user_ranking, gallery)
 else:
     st.caption("Add someone first: then a new photo can be recognised.")

@@ -385,3 +385,15 @@ def test_adding_a_second_person_the_same_way_does_not_add_the_first_ones_photos(
     assert not at.exception and "Added 1 photo of Bob" in text_of(at)
     assert [len(e["embeddings"]) for e in at.session_state["faces_people"].values()] == [2, 1]
     assert sum("already added, as Ada" in w.value for w in at.warning) == 2
+
+
+def test_similarity_bars_show_negative_scores_and_the_threshold():
+    """Cosine similarities run from -1 to 1: the bars' axis reaches below 0 when a score does (a 0-1 axis hid an
+    unlike face's bar), and the faces page draws its threshold as a line."""
+    from ui.charts import score_bars
+
+    figure = score_bars([("person 31", 0.81), ("person 35", 0.12), ("person 38", -0.33)], "t", "similarity", 0.567)
+    low, high = figure.layout.xaxis.range
+    assert low < -0.33 and high > 0.81
+    assert [shape.x0 for shape in figure.layout.shapes] == [0.567]
+    assert score_bars([("a", 0.4), ("b", 0.2)], "t").layout.xaxis.range[0] == 0 and not score_bars([], "t").layout.shapes

@@ -61,16 +61,23 @@ def ranking_bars(ranking: list[tuple[str, float]], title: str) -> go.Figure:
                                  margin=dict(l=10, r=10, t=40, b=10)))
 
 
-def score_bars(pairs: list[tuple[str, float]], title: str, label: str = "cosine") -> go.Figure:
-    """Words with a score each (cosine similarity), best on top."""
+def score_bars(pairs: list[tuple[str, float]], title: str, label: str = "cosine",
+               threshold: float | None = None) -> go.Figure:
+    """Words with a score each (cosine similarity, -1 to 1), best on top; the axis reaches below 0 when a score
+    does (a 0-1 axis hid negative bars). `threshold`: a dashed line, e.g. where a face counts as recognised."""
     names = [w for w, _ in pairs][::-1]
     scores = [s for _, s in pairs][::-1]
-    return go.Figure(go.Bar(x=scores, y=names, orientation="h", marker_color=[MUTED] * (len(names) - 1) + [ACCENT],
-                            text=[f"{s:.3f}" for s in scores], textposition="outside",
-                            hovertemplate="%{y}: " + label + " %{x:.3f}<extra></extra>"),
-                     layout=dict(title=dict(text=title), xaxis=dict(range=[0, 1.15], title=dict(text=label)),
-                                 yaxis=dict(type="category"), height=60 + 28 * len(names),
-                                 margin=dict(l=10, r=10, t=40, b=10)))
+    low = min([0.0, *scores]) - (0.25 if min([0.0, *scores]) < 0 else 0.0)  # room for a negative bar's label
+    figure = go.Figure(go.Bar(x=scores, y=names, orientation="h", marker_color=[MUTED] * (len(names) - 1) + [ACCENT],
+                              text=[f"{s:.3f}" for s in scores], textposition="outside",
+                              hovertemplate="%{y}: " + label + " %{x:.3f}<extra></extra>"),
+                       layout=dict(title=dict(text=title), xaxis=dict(range=[low, 1.15], title=dict(text=label)),
+                                   yaxis=dict(type="category"), height=60 + 28 * len(names),
+                                   margin=dict(l=10, r=10, t=40, b=10)))
+    if threshold is not None:
+        figure.add_vline(x=threshold, line_dash="dash", line_color=ACCENT, annotation_text=f"threshold {threshold:.2f}",
+                         annotation_position="bottom right")
+    return figure
 
 
 def feature_grid(maps, count: int, columns: int = 8, title: str = "") -> go.Figure:
