@@ -302,7 +302,7 @@ with st.expander("Teach it your voice", icon=":material/record_voice_over:", key
                 for key in ("adaptation", "profile_bytes", "adapted_how"):
                     st.session_state.pop(key, None)
                 st.rerun()
-            st.caption("The voice profile is the adapted copy's weights (safetensors, about 2.4 MB), for this "
+            st.caption("The voice profile is the adapted copy's changed weights (safetensors, about 2 MB), for this "
                        "version of the model: load it on a later visit instead of recording again.")
 
 # ---- model card -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -215,6 +216,33 @@ def test_page_trains_streams_and_compares_with_the_shipped_network():
     at.run()
     answers = [m.value for m in at.markdown if m.value.startswith("#### ")]
     assert len(answers) == 2 and all("7" in a for a in answers), answers
+
+
+def test_a_stopped_run_shows_its_own_totals():
+    """Stopped between two progress reports: the metrics give the run's own time and steps, as the comparison text
+    under them does (they showed the last report's: "5.1 s, 203 steps" above "5.6 s of training (219 steps)")."""
+    at = live_page()
+    at.select_slider(key="live_budget").set_value(15)
+    next(b for b in at.button if b.label == "Start").click().run()
+    deadline = time.monotonic() + 30
+    while (at.session_state["live_run"].progress is None or at.session_state["live_run"].progress.seconds < 1.2) \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+        at.run()
+    time.sleep(0.3)  # between two reports (every 0.5 s)
+    next(b for b in at.button if b.label == "Stop").click().run()
+    while at.session_state["live_run"].active and time.monotonic() < deadline:
+        time.sleep(0.1)
+        at.run()
+    run = at.session_state["live_run"]
+    assert run.state == "stopped"
+    # Steps after the last report are the usual case (a report every 0.5 s; here the timing is the test's): make
+    # the last report older than the end, as a stop between two reports leaves it.
+    run.progress = replace(run.progress, step=run.result.steps - 16, seconds=run.result.seconds - 0.5)
+    at.run()
+    assert metric(at, "Steps") == f"{run.result.steps:,}"
+    assert metric(at, "Training time").startswith(f"{run.result.seconds:.1f} /")
+    assert any(f"({run.result.steps:,} steps)" in m.value for m in at.markdown)
 
 
 def test_page_says_when_a_training_waits_for_a_free_slot_and_starts_it_when_one_frees():

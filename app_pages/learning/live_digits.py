@@ -95,10 +95,10 @@ def _status(run: live.Run | None, trainings: live.Trainings) -> None:
     elif run.progress is None:
         st.info("Starting…", icon=":material/hourglass_top:")
     else:
-        p = run.progress
-        columns = st.columns(4)
-        columns[0].metric("Training time", f"{p.seconds:.1f} / {run.seconds:g} s")
-        columns[1].metric("Steps (batches of 128)", f"{p.step:,}")
+        p, done = run.progress, run.result
+        columns = st.columns(4)  # when it has ended: the run's own totals (the last report is up to 0.5 s older)
+        columns[0].metric("Training time", f"{done.seconds if done else p.seconds:.1f} / {run.seconds:g} s")
+        columns[1].metric("Steps (batches of 128)", f"{done.steps if done else p.step:,}")
         columns[2].metric("Examples per second", f"{p.examples_per_second:,.0f}")
         label = "Test accuracy (all 10,000)" if run.result else "Test accuracy (1,000 digits)"
         value = run.result.test_accuracy if run.result else p.watch_accuracy
