@@ -115,7 +115,8 @@ with st.container():
                     "microphone, or somewhere quieter." if result.prepared.steady_noise else
                     "The recording is silent (or far too quiet): check the microphone, or speak closer to it."
                     if not result.prepared.speech else
-                    "The network heard no digit: speak closer to the microphone, or say digits from zero to nine."),
+                    f"The network ({which}) heard no digit: speak closer to the microphone, or say digits from zero "
+                    "to nine."),
                     icon=":material/volume_off:")
             else:
                 per_digit = "confidence per digit: " + ", ".join(
