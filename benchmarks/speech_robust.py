@@ -136,6 +136,8 @@ def main() -> None:
                         help="--enrol: stop on the held-back prompt's loss")
     parser.add_argument("--recombine", default="0,0", help="for --enrol: single words, new strings per step made "
                         "of the prompts' cut words (models.speech.cut_words); several settings separated by ';'")
+    parser.add_argument("--cosine", action=argparse.BooleanOptionalAction, default=S.COSINE,
+                        help="for --enrol: the rate falls from --lr to 0 along a cosine")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--write", action="store_true", help="put the results into the shipped card")
     args = parser.parse_args()
@@ -176,9 +178,10 @@ def compare_enrolment(args) -> None:
     print(f"{who}: before single {before['single_digit_accuracy']:.1%}, strings {before['string_digit_error_rate']:.1%}")
     for setting, recombine in itertools.product(args.parts.split(","), args.recombine.split(";")):
         r = T.enrolment_results(model, clips, parts=PARTS[setting], lr=args.lr, steps=args.steps,
-                                early_stop=args.early_stop, recombine=tuple(map(int, recombine.split(","))))
+                                early_stop=args.early_stop, recombine=tuple(map(int, recombine.split(","))),
+                                cosine=args.cosine)
         print(f"{who} {setting:8s} lr {args.lr:g} steps<= {args.steps} early stop {args.early_stop} recombine "
-              f"{recombine}: single {r['single_digit_accuracy']:.1%}, "
+              f"{recombine} cosine {args.cosine}: single {r['single_digit_accuracy']:.1%}, "
               f"strings {r['string_digit_error_rate']:.1%}, {r['steps']:.0f} steps, {r['fine_tune_seconds']:.1f} s, "
               f"draws {r['per_draw']}", flush=True)
 

@@ -412,7 +412,8 @@ def enrolment_results(model, clips: list[dict], seeds=(0, 1, 2), n_strings: int 
             "settings": {"parts": list(fine_tune.get("parts", S.ADAPTED_PARTS)), "lr": fine_tune.get("lr", S.FINE_TUNE_LR),
                          "steps": fine_tune.get("steps", S.FINE_TUNE_STEPS),
                          "early_stop": fine_tune.get("early_stop", S.EARLY_STOP),
-                         "recombine": list(fine_tune.get("recombine", S.RECOMBINE))},
+                         "recombine": list(fine_tune.get("recombine", S.RECOMBINE)),
+                         "cosine": fine_tune.get("cosine", S.COSINE)},
             "enrolment_digits": sum(len(p.digits.split()) for p in S.ENROLMENT_PROMPTS),
             "single_digits": runs[0]["single_digits"], "strings": runs[0]["strings"], "draws": len(seeds),
             "per_draw": [{k: r[k] for k in ("single_digit_accuracy", "string_digit_error_rate")} for r in runs]}
