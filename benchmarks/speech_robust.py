@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=S.FINE_TUNE_STEPS)
     parser.add_argument("--early-stop", action=argparse.BooleanOptionalAction, default=S.EARLY_STOP,
                         help="--enrol: stop on the held-back prompt's loss")
-    parser.add_argument("--recombine", default="0,0", help="for --enrol: single words, new strings per step made "
+    parser.add_argument("--recombine", default=",".join(map(str, S.RECOMBINE)), help="for --enrol: single words, new strings per step made "
                         "of the prompts' cut words (models.speech.cut_words); several settings separated by ';'")
     parser.add_argument("--cosine", action=argparse.BooleanOptionalAction, default=S.COSINE,
                         help="for --enrol: the rate falls from --lr to 0 along a cosine")

@@ -392,18 +392,17 @@ def align(log_probs: np.ndarray, digits: list[int]) -> list[int] | None:
     T, S = len(log_probs), len(labels)
     if not digits or T < len(digits) + sum(a == b for a, b in zip(digits, digits[1:])):
         return None
+    # a state is reached from itself, the one before, or (a digit after a blank, unless the digit repeats) two before
+    skips = np.array([s >= 2 and labels[s] != BLANK and labels[s] != labels[s - 2] for s in range(S)])
     score = np.full((T, S), -np.inf)
     back = np.zeros((T, S), np.int64)
-    score[0, 0] = log_probs[0, labels[0]]
-    if S > 1:
-        score[0, 1] = log_probs[0, labels[1]]
+    score[0, :2] = log_probs[0, labels[:2]]
     for t in range(1, T):
-        for s in range(S):
-            moves = [s, s - 1] + ([s - 2] if s >= 2 and labels[s] != BLANK and labels[s] != labels[s - 2] else [])
-            moves = [m for m in moves if m >= 0]
-            best = max(moves, key=lambda m: score[t - 1, m])
-            score[t, s], back[t, s] = score[t - 1, best] + log_probs[t, labels[s]], best
-    s = S - 1 if S == 1 or score[-1, S - 1] >= score[-1, S - 2] else S - 2
+        prev = score[t - 1]
+        moves = np.stack([prev, np.r_[-np.inf, prev[:-1]], np.where(skips, np.r_[-np.inf, -np.inf, prev[:-2]], -np.inf)])
+        best = moves.argmax(0)  # 0: stay, 1: one state on, 2: two
+        score[t], back[t] = moves.max(0) + log_probs[t, labels], np.arange(S) - best
+    s = S - 1 if score[-1, S - 1] >= score[-1, S - 2] else S - 2
     path = [s]
     for t in range(T - 1, 0, -1):
         s = back[t, s]
@@ -424,12 +423,12 @@ def cut_words(model: SpeechNet, clip: tuple[np.ndarray, int, str]) -> list[tuple
         return []
     with torch.no_grad():  # on the model's own device: .cpu() would move the shared model itself
         log_probs = model(prepared.features[None].to(next(model.parameters()).device))[0].float().cpu().numpy()
-    x = prepared.waveform
-    frame = int(SPEECH_FRAME * SAMPLE_RATE)  # energy frames (20 ms)
-    level = frame_levels(x)
     placed = align(log_probs, digits)
     if placed is None:
         return []
+    x = prepared.waveform
+    frame = int(SPEECH_FRAME * SAMPLE_RATE)  # energy frames (20 ms)
+    level = frame_levels(x)
     centres = [int((f + 0.5) * FRAME_SECONDS * SAMPLE_RATE) for f in placed]
     cuts = [0]
     for a, b in zip(centres, centres[1:]):
