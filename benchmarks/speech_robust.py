@@ -83,6 +83,44 @@ def jason_enrolment(model, clips: list[dict], seeds=(0, 1, 2), **fine_tune) -> d
     return T.enrolment_results(model, words, seeds=seeds, **fine_tune)
 
 
+# ---- how alike a speaker's own words are -----------------------------------------------------------
+WINDOW_SECONDS = 0.5  # each word: its loudest half second (every FSDD word fits; none of jason's noise around it)
+
+
+def loudest_window(audio: np.ndarray) -> np.ndarray:
+    """The loudest WINDOW_SECONDS of a clip (rumble removed), padded when shorter."""
+    x = S.highpass(audio)
+    k = int(WINDOW_SECONDS * S.SAMPLE_RATE)
+    if len(x) <= k:
+        return np.pad(x, (0, k - len(x)))
+    energy = np.convolve(x**2, np.ones(k, np.float32), "valid")
+    start = int(np.argmax(energy))
+    return x[start : start + k]
+
+
+def self_consistency(clips: list[dict], key: str = "audio", per_digit: int = 15) -> float:
+    """How alike one speaker's own words are, with no network: each of `per_digit` words of each digit is matched
+    to the nearest of his other words (dynamic time warping of the normalised log-mel features, every other
+    10-ms frame); the share whose nearest word says the same digit. A speaker-dependent ceiling of sorts: where
+    a voice's own words are not alike, no model that has never heard it will read it well."""
+    chosen = [c for d in range(10) for c in [c for c in clips if c["digit"] == d][:per_digit]]
+    x = torch.stack([S.features(S.preprocess(loudest_window(c[key]), S.SAMPLE_RATE, trim=False).waveform)[:, ::2].T
+                     for c in chosen])  # (N, T, 40): equal lengths, so every pair is warped at once
+    cost = torch.cdist(x[:, None].expand(-1, len(x), -1, -1).reshape(-1, *x.shape[1:]),
+                       x[None].expand(len(x), -1, -1, -1).reshape(-1, *x.shape[1:]))  # (N*N, T, T)
+    n = cost.shape[1]
+    total = torch.full((cost.shape[0], n + 1, n + 1), float("inf"))
+    total[:, 0, 0] = 0
+    for i in range(1, n + 1):
+        for j in range(1, n + 1):
+            total[:, i, j] = cost[:, i - 1, j - 1] + torch.minimum(torch.minimum(total[:, i - 1, j], total[:, i, j - 1]),
+                                                                     total[:, i - 1, j - 1])
+    distance = total[:, n, n].view(len(x), len(x))
+    distance.fill_diagonal_(float("inf"))
+    digits = torch.tensor([c["digit"] for c in chosen])
+    return round(float((digits[distance.argmin(1)] == digits).float().mean()), 4)
+
+
 # ---- noise --------------------------------------------------------------------------------------
 def room_tone(rng, seconds: float) -> np.ndarray:
     """Brown noise (a room's rumble), 50 Hz hum with harmonics, a fan's whine (a slowly wandering tone near 300-900
@@ -155,6 +193,12 @@ def main() -> None:
     start = time.time()
     results["jason_after_enrolment"] = jason_enrolment(model, jason)
     print("jason after enrolment:", results["jason_after_enrolment"], f"{time.time() - start:.0f} s", flush=True)
+    from train.speech import load_fsdd
+
+    fsdd = load_fsdd(args.data_dir)
+    results["self_consistency"] = {"jason": self_consistency(jason, "joined")} | {
+        who: self_consistency([c for c in fsdd if c["speaker"] == who]) for who in sorted({c["speaker"] for c in fsdd})}
+    print("each speaker's words matched to his own other words (no network):", results["self_consistency"], flush=True)
     results["command"] = "python -m benchmarks.speech_robust --data-dir ../shared/data --write"
     if args.write:
         meta["metrics"]["robustness"] = results

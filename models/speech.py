@@ -584,6 +584,11 @@ def card_text(meta: dict) -> list[str]:
         lines.append("**Voices it never heard** (single digits correct · digit errors in strings):\n\n"
                      "| voice | never heard | after *teach it your voice* |\n| --- | --- | --- |\n"
                      + "\n".join(f"| {who} | {before} | {after} |" for who, before, after in rows))
+    alike = m.get("robustness", {}).get("self_consistency", {})
+    if alike:
+        lines.append("**How alike each voice's own words are** (no network: each word matched to the nearest of his "
+                     "other words; a voice whose words are not alike is hard for any model): " + ", ".join(
+                         f"{who} {share:.0%}" for who, share in sorted(alike.items(), key=lambda kv: -kv[1])))
     noise = m.get("robustness", {}).get("noise", {})
     if noise:
         lines.append("**Noise alone** (made by the benchmark): " + "; ".join(
