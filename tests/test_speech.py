@@ -384,3 +384,21 @@ def test_the_card_says_how_alike_each_voices_words_are():
     assert line.index("lucas 100%") < line.index("jason 62%")
     del meta["metrics"]["robustness"]
     assert not [l for l in S.card_text(meta) if "alike" in l]
+
+
+def test_jason_as_the_card_says():
+    """FSDD's seventh speaker (never trained on, another room): the shipped model's exact single digits on his clips
+    as given and joined, and how alike his own words are, as the card says
+    (benchmarks.speech_robust --write)."""
+    from benchmarks.speech_robust import load_jason, self_consistency, single_digits
+
+    data = require("speech/fsdd_jason/manifest.csv")
+    model, meta = S.load(device=torch.device("cpu"))
+    card = meta["metrics"]["robustness"]
+    jason = load_jason(str(data))
+    assert len(jason) == card["jason"]["clips"]
+    for key, measured in (("jason", single_digits(model, jason)), ("jason_joined", single_digits(model, jason, "joined"))):
+        # two clips either way: the benchmark ran on one thread, this on every core (sums in another order)
+        assert measured["exact"] == pytest.approx(card[key]["exact"], abs=2 / len(jason)), key
+        assert measured["digits_per_clip"] == pytest.approx(card[key]["digits_per_clip"], abs=0.01), key
+    assert self_consistency(jason, "joined") == card["self_consistency"]["jason"]
