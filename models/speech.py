@@ -612,7 +612,9 @@ def voice_rows(meta: dict) -> list[tuple[str, str, str]]:
     robust = meta["metrics"].get("robustness", {})
     if "jason" in robust:
         after = robust.get("jason_after_enrolment")
-        rows.append(("jason (another room, never trained on): clips as given", cell(
+        alike = robust.get("self_consistency", {}).get("jason")
+        why = f"; his own words alike only {alike:.0%}: see below" if alike is not None else ""
+        rows.append((f"jason (another room and microphone, never trained on{why}): clips as given", cell(
             {"single_digit_accuracy": robust["jason"]["exact"]}), cell(after)))
         rows.append(("jason, each clip's word joined (his clips wrap around)", cell(
             {"single_digit_accuracy": robust["jason_joined"]["exact"]}), "(as above)"))

@@ -380,10 +380,12 @@ def test_the_card_says_how_alike_each_voices_words_are():
     meta = {"metrics": {"test_set": "t", "single_digit_accuracy": 0.9, "single_digits": 10,
                         "string_digit_error_rate": 0.1, "robustness": {"self_consistency": {"jason": 0.62, "lucas": 1.0}}},
             "training": {"training_speakers": ["lucas"], "synthetic_utterances": 0}}
-    line = [l for l in S.card_text(meta) if "alike" in l][0]
+    line = [l for l in S.card_text(meta) if "How alike" in l][0]
     assert line.index("lucas 100%") < line.index("jason 62%")
+    meta["metrics"]["robustness"] |= {"jason": {"exact": 0.086}, "jason_joined": {"exact": 0.296}}
+    assert "his own words alike only 62%" in S.voice_rows(meta)[0][0]
     del meta["metrics"]["robustness"]
-    assert not [l for l in S.card_text(meta) if "alike" in l]
+    assert not [l for l in S.card_text(meta) if "How alike" in l]
 
 
 def test_jason_as_the_card_says():
