@@ -106,9 +106,8 @@ def self_consistency(clips: list[dict], key: str = "audio", per_digit: int = 15)
     chosen = [c for d in range(10) for c in [c for c in clips if c["digit"] == d][:per_digit]]
     x = torch.stack([S.features(S.preprocess(loudest_window(c[key]), S.SAMPLE_RATE, trim=False).waveform)[:, ::2].T
                      for c in chosen])  # (N, T, 40): equal lengths, so every pair is warped at once
-    cost = torch.cdist(x[:, None].expand(-1, len(x), -1, -1).reshape(-1, *x.shape[1:]),
-                       x[None].expand(len(x), -1, -1, -1).reshape(-1, *x.shape[1:]))  # (N*N, T, T)
-    n = cost.shape[1]
+    n = x.shape[1]
+    cost = torch.cdist(x[:, None], x[None]).reshape(-1, n, n)  # (N*N, T, T): every pair's frame distances
     total = torch.full((cost.shape[0], n + 1, n + 1), float("inf"))
     total[:, 0, 0] = 0
     for i in range(1, n + 1):

@@ -577,6 +577,7 @@ def card_text(meta: dict) -> list[str]:
     """The card's measured lines (markdown), from the checkpoint's JSON: test clips, a table of voices it never heard
     (before and after enrolment), a stranger's room and noise alone, training voices."""
     m, training = meta["metrics"], meta["training"]
+    robust = m.get("robustness", {})
     lines = [f"**{m['test_set']}:** single digits **{m['single_digit_accuracy']:.1%}** correct ({m['single_digits']}); "
              f"digit error rate on strings of 2–{MAX_TRAINING_DIGITS} digits **{m['string_digit_error_rate']:.1%}**"]
     rows = voice_rows(meta)
@@ -584,12 +585,12 @@ def card_text(meta: dict) -> list[str]:
         lines.append("**Voices it never heard** (single digits correct · digit errors in strings):\n\n"
                      "| voice | never heard | after *teach it your voice* |\n| --- | --- | --- |\n"
                      + "\n".join(f"| {who} | {before} | {after} |" for who, before, after in rows))
-    alike = m.get("robustness", {}).get("self_consistency", {})
+    alike = robust.get("self_consistency", {})
     if alike:
         lines.append("**How alike each voice's own words are** (no network: each word matched to the nearest of his "
                      "other words; a voice whose words are not alike is hard for any model): " + ", ".join(
                          f"{who} {share:.0%}" for who, share in sorted(alike.items(), key=lambda kv: -kv[1])))
-    noise = m.get("robustness", {}).get("noise", {})
+    noise = robust.get("noise", {})
     if noise:
         lines.append("**Noise alone** (made by the benchmark): " + "; ".join(
             f"{kind}: “no speech” in {r['no_speech']:.0%} of {r['clips']} clips" for kind, r in noise.items()))

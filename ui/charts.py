@@ -67,7 +67,8 @@ def score_bars(pairs: list[tuple[str, float]], title: str, label: str = "cosine"
     does (a 0-1 axis hid negative bars). `threshold`: a dashed line, e.g. where a face counts as recognised."""
     names = [w for w, _ in pairs][::-1]
     scores = [s for _, s in pairs][::-1]
-    low = min([0.0, *scores]) - (0.25 if min([0.0, *scores]) < 0 else 0.0)  # room for a negative bar's label
+    lowest = min([0.0, *scores])
+    low = lowest - 0.25 if lowest < 0 else 0.0  # room for a negative bar's label
     figure = go.Figure(go.Bar(x=scores, y=names, orientation="h", marker_color=[MUTED] * (len(names) - 1) + [ACCENT],
                               text=[f"{s:.3f}" for s in scores], textposition="outside",
                               hovertemplate="%{y}: " + label + " %{x:.3f}<extra></extra>"),
