@@ -141,7 +141,8 @@ st.info("Take 1–3 photos of your face with the camera (or upload them), give a
         "then a new shot is recognised, or said to be **not in the gallery**. Add a second person the same way. "
         "Everything stays in this browser session: nothing is stored. The network learned from **40 people "
         "photographed in the early 1990s** (grey, frontal, even light): lighting and angle matter. Face the camera, "
-        "evenly lit, your face filling the dashed box.", icon=":material/person_add:")
+        "evenly lit, your face filling the dashed box: light from one side and faces small in the box make "
+        "different people look alike to it.", icon=":material/person_add:")
 people: dict = st.session_state.setdefault("faces_people", {})  # name -> {"embeddings": [...], "thumbs": [...]}
 # sha256 of each photo added -> the name it was added under: the uploader keeps its files after "Add", so adding a
 # second person the same way would otherwise add the first one's photos under the second name too.

@@ -504,6 +504,13 @@ def card_text(meta: dict) -> list[str]:
                      f"{u['one_shot']:.1%}, equal-error rate {u['eer']:.1%}, open set {u['known_accepted']:.1%} accepted"
                      f" / {u['unknown_rejected']:.1%} rejected; {a['minutes']:.0f} min on {a['hardware']} "
                      f"(`{a['command']}`)")
+    if "one_room" in m:
+        rooms = m["one_room"]["rooms"]
+        lines.append("**One camera, one room** (every photo of people 30–39 changed the same way, as a camera in one "
+                     "room changes everyone it sees; pairs of different people reaching the threshold): " + "; ".join(
+                         f"{name} {r['different_people']:.1%}" for name, r in rooms.items()) +
+                     ". Light faces evenly from the front and fill the guide box "
+                     f"(`{m['one_room']['command']}`)")
     if "embed_ms" in m:
         lines.append(f"**Speed:** `embed` {m['embed_ms']['median']:.1f} ms median on {m['embed_ms']['hardware']} "
                      f"(`{m['embed_ms']['command']}`)")
