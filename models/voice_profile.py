@@ -94,10 +94,14 @@ def read(data: bytes, base_model: speech.SpeechNet) -> Profile:
         raise ProfileError("The file is empty.")
     if len(data) > MAX_BYTES:
         raise ProfileError(f"The file is {len(data) / 2**20:.1f} MB: a voice profile is at most 3 MB.")
-    if data.startswith(PICKLE_MAGIC) or data.startswith(ZIP_MAGIC):
-        raise ProfileError("This is a pickle or a PyTorch .pt file: refused, because opening one can run any code. "
-                           "A voice profile is a .safetensors file made by this page.")
-    header = safetensors_header(data)
+    try:
+        header = safetensors_header(data)
+    except ProfileError:
+        # Only now the magic bytes: a safetensors file whose header is 640 bytes long starts with 80 02 too
+        if data.startswith(PICKLE_MAGIC) or data.startswith(ZIP_MAGIC):
+            raise ProfileError("This is a pickle or a PyTorch .pt file: refused, because opening one can run any "
+                               "code. A voice profile is a .safetensors file made by this page.") from None
+        raise
     meta = header.get("__metadata__")
     meta = meta if isinstance(meta, dict) else {}
     if meta.get("format") != FORMAT:

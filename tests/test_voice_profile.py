@@ -109,6 +109,29 @@ def test_a_pickle_or_torch_file_is_refused_and_never_unpickled(shipped, monkeypa
         assert "Traceback" not in str(error.value), what
 
 
+def test_a_profile_whose_header_length_looks_like_pickle_magic_is_read(shipped):
+    """safetensors starts with its header's length (8 bytes, little-endian): a header of 640, 896, 1152 or 1408
+    bytes starts the file with 80 02 .. 80 05, the bytes a pickle starts with. Such a profile (nine prompts gave
+    one) is a profile, not a pickle."""
+    import struct
+
+    from safetensors.torch import load as load_tensors
+
+    good = VP.to_bytes(VP.from_bytes(profile({"out.bias": shipped.out.bias + 1}), shipped), shipped)
+    meta = VP.safetensors_header(good)["__metadata__"]
+    tensors = load_tensors(good)
+    for target in (640, 896, 1152, 1408):
+        for pad in range(0, 1200):
+            data = save_tensors(tensors, metadata=meta | {"created": meta["created"] + " " * pad})
+            if struct.unpack("<Q", data[:8])[0] == target:
+                break
+        else:
+            pytest.fail(f"no padding gives a {target}-byte header")
+        assert data.startswith(VP.PICKLE_MAGIC)
+        read = VP.read(data, shipped)
+        assert torch.equal(read.model.out.bias, shipped.out.bias + 1)
+
+
 def test_bad_files_are_refused_in_plain_english(shipped):
     good = VP.to_bytes(VP.from_bytes(profile({"out.bias": shipped.out.bias + 1}), shipped), shipped)
     cases = [
