@@ -154,6 +154,9 @@ with st.container():
 # keep their places too.
 PROMPTS = speech.ENROLMENT_PROMPTS + [speech.HELD_BACK_PROMPT]  # the last one is never learned from
 HELD_BACK = len(PROMPTS) - 1
+NUMBERS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+TIMES_EACH = NUMBERS[min(sum(p.digits.split().count(str(d)) for p in speech.ENROLMENT_PROMPTS) for d in range(10))]
+SLOW = sum(p.slow for p in speech.ENROLMENT_PROMPTS)
 
 
 def prompt_text(i: int, prompt: speech.Prompt) -> str:
@@ -196,8 +199,9 @@ with st.expander("Teach it your voice", icon=":material/record_voice_over:", key
     st.markdown(
         f"Record the {len(PROMPTS)} prompts below. The network is **fine-tuned on the first "
         f"{len(speech.ENROLMENT_PROMPTS)} by backpropagation**, here in the page ({speech.FINE_TUNE_STEPS} steps "
-        "of its recurrent and output layers), and then transcribes with the adapted copy. They say every digit three "
-        "times, two of them slowly, one digit at a time; the network cuts them into words and, at each step, also "
+        f"of its recurrent and output layers), and then transcribes with the adapted copy. They say every digit "
+        f"{TIMES_EACH} times, {NUMBERS[SLOW]} of them slowly, one digit at a time; the network cuts them into words "
+        "and, at each step, also "
         f"learns from single words and new strings made of them. Prompt {HELD_BACK + 1}, the **test prompt**, is never "
         "learned from: it shows honestly whether adapting helped. The copy lives in your browser session only: the "
         "shared model is never changed, nothing is saved on the server. Download your **voice profile** to keep it.")

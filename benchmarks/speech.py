@@ -44,15 +44,17 @@ def main() -> None:
 
 
 def fine_tune_seconds(calls: int) -> None:
-    """The page's fine-tuning on six prompt-length recordings (the example clips, each about as long as a prompt),
-    with the page's one inference thread: seconds per fine-tuning, median of `calls`."""
+    """The page's fine-tuning on as many prompt-length recordings as the page learns from (the example clips in turn,
+    each about as long as a prompt), with the page's one inference thread: seconds per fine-tuning, median of
+    `calls`."""
     import time
 
     torch.set_num_threads(1)
     model, _ = speech.load(device=torch.device("cpu"))
     clips = []
-    for name in ["pin_en-us.wav", "phone_scotland.wav", "three_f3.wav"] * 2:
-        path = EXAMPLE.parent / name
+    names = ["pin_en-us.wav", "phone_scotland.wav", "three_f3.wav"]
+    for i in range(len(speech.ENROLMENT_PROMPTS)):
+        path = EXAMPLE.parent / names[i % len(names)]
         if path.exists():
             audio, rate = speech.read_audio(path.read_bytes())
             clips.append((audio, rate, speech.transcribe(audio, rate, model).digits))

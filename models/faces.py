@@ -52,6 +52,19 @@ class Config:
     embedding: int = 128  # per member
     dropout: float = 0.3
     members: int = 2  # networks trained apart (different seeds), their embeddings joined
+    flatten_light: bool = False  # each member first removes the face's linear light gradient (`flatten_light`)
+
+
+def flatten_light(x: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) normalised faces -> the same minus each face's best-fitting plane of brightness (light from
+    one side: a gradient across the face), normalised again. Least squares on centred coordinates, whose
+    directions are orthogonal: slope = sum(x * u) / sum(u * u)."""
+    h, w = x.shape[-2:]
+    v = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype).view(1, 1, h, 1)
+    u = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype).view(1, 1, 1, w)
+    slope_u = (x * u).sum(dim=(-2, -1), keepdim=True) / (u * u).sum() / h
+    slope_v = (x * v).sum(dim=(-2, -1), keepdim=True) / (v * v).sum() / w
+    return normalise(x - slope_u * u - slope_v * v)
 
 
 class Block(nn.Module):
@@ -84,10 +97,13 @@ class Member(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.project = nn.Linear(w[3] * (INPUT_HEIGHT // 16) * (INPUT_WIDTH // 16), cfg.embedding, bias=False)
         self.norm = nn.BatchNorm1d(cfg.embedding)
+        self.flatten_light = cfg.flatten_light
 
     def forward(self, x: torch.Tensor, activations: dict | None = None) -> torch.Tensor:
         """(B, 1, 64, 52) normalised grey faces -> (B, D) embeddings, not yet of unit length.
         If `activations` is a dict, it receives each block's output and each block's first conv output."""
+        if self.flatten_light:
+            x = flatten_light(x)
         for name in ("block1", "block2", "block3", "block4"):
             x = getattr(self, name)(x, name, activations)
             if activations is not None:

@@ -340,7 +340,7 @@ def teach_expander(at: AppTest):
 
 
 def test_speech_page_record_and_teach_it_your_voice(monkeypatch):
-    """Record the seven prompts (a synthetic voice), adapt (a few steps), read the result on the test prompt, say a
+    """Record the nine prompts (a synthetic voice), adapt (a few steps), read the result on the test prompt, say a
     new string to both models, and take the voice profile to a new session, where it is active once loaded."""
     from models import speech
     from test_voice_profile import say
@@ -357,21 +357,21 @@ def test_speech_page_record_and_teach_it_your_voice(monkeypatch):
     at.audio_input(key="recording").set_value(("recording.wav", example_wav("phone_scotland.wav"), "audio/wav")).run()
     assert not at.exception and "8 6 7 5 3 0 9" in all_text(at)
     assert teach_expander(at)[0] == position
-    # Enrolment: the seven prompts, each with its status line; the last is the test prompt.
+    # Enrolment: the nine prompts, each with its status line; the last is the test prompt.
     prompts = speech.ENROLMENT_PROMPTS + [speech.HELD_BACK_PROMPT]
-    assert len(prompts) == 7 and at.button(key="adapt").disabled
+    assert len(prompts) == 9 and at.button(key="adapt").disabled
     _, teach = teach_expander(at)
     lines = [m.value for m in teach.markdown if m.value[:1] in "○✓"]
-    assert len(lines) == 7 and all(line.endswith("not yet") for line in lines)
-    assert "slowly, one digit at a time, pause after each" in lines[2] and "test prompt, not learned from" in lines[6]
-    assert "0 of 7 recorded" in teach.get("progress")[0].proto.text
+    assert len(lines) == 9 and all(line.endswith("not yet") for line in lines)
+    assert "slowly, one digit at a time, pause after each" in lines[2] and "test prompt, not learned from" in lines[8]
+    assert "0 of 9 recorded" in teach.get("progress")[0].proto.text
     for i, prompt in enumerate(prompts):
         at.audio_input(key=f"enrol_{i}").set_value((f"enrol_{i}.wav", say(prompt), "audio/wav"))
         if i == 3:
             at.run()
             lines = [m.value for m in teach_expander(at)[1].markdown if m.value[:1] in "○✓"]
-            assert [line[0] for line in lines] == ["✓"] * 4 + ["○"] * 3
-            assert "4 of 7 recorded" in teach_expander(at)[1].get("progress")[0].proto.text
+            assert [line[0] for line in lines] == ["✓"] * 4 + ["○"] * 5
+            assert "4 of 9 recorded" in teach_expander(at)[1].get("progress")[0].proto.text
     at.run()
     assert not at.button(key="adapt").disabled and "record it again" in teach_expander(at)[1].markdown[2].value
     at.button(key="adapt").click().run(timeout=120)
@@ -383,12 +383,12 @@ def test_speech_page_record_and_teach_it_your_voice(monkeypatch):
     assert where == position
     assert teach.success and "On the test prompt (not learned from):" in teach.success[0].value
     assert "/6 digit errors" in teach.success[0].value
-    assert any("prompts it learned from" in m.value and "/30 digit errors" in m.value for m in teach.markdown)
+    assert any("prompts it learned from" in m.value and "/40 digit errors" in m.value for m in teach.markdown)
     assert len(teach.get("plotly_chart")) == 1  # the loss curve, against fine-tuning steps (not "epoch")
     curve = json.loads(teach.get("plotly_chart")[0].proto.spec)
     assert curve["layout"]["xaxis"]["title"]["text"] == "fine-tuning step"
     assert len(teach.get("download_button")) == 1
-    assert all(at.audio_input(key=f"enrol_{i}").value is not None for i in range(7))  # still there
+    assert all(at.audio_input(key=f"enrol_{i}").value is not None for i in range(9))  # still there
     # A new string, by both models side by side.
     at.audio_input(key="try_new").set_value(("new.wav", example_wav("three_f3.wav"), "audio/wav")).run()
     assert not at.exception

@@ -298,8 +298,8 @@ def test_each_synthesiser_says_a_digit_string(program):
 
 
 def test_enrolment_is_acted_out_with_the_speakers_own_clips_and_tested_on_the_others():
-    """The held-out measurement of "teach it your voice": the page's six prompts said with 30 of his clips (each digit
-    three times, the slow prompts with long pauses), the held-back prompt with 6 more, and none of those 36 among the
+    """The held-out measurement of "teach it your voice": the page's eight prompts said with 40 of his clips (each digit
+    four times, the slow prompts with long pauses), the held-back prompt with 6 more, and none of those 46 among the
     clips the adapted copy is tested on."""
     from train import speech as T
 
@@ -310,7 +310,7 @@ def test_enrolment_is_acted_out_with_the_speakers_own_clips_and_tested_on_the_ot
     assert held_back[2] == S.HELD_BACK_PROMPT.digits
     assert all(rate == S.SAMPLE_RATE and audio.ndim == 1 for audio, rate, _ in enrolment)
     said = [d for p in S.ENROLMENT_PROMPTS for d in p.digits.split()]
-    assert all(said.count(str(d)) >= 3 for d in range(10))
+    assert all(said.count(str(d)) >= 4 for d in range(10))
     assert len(rest) == len(clips) - len(said) - len(held_back[2].split())
     tested = {id(c) for c in rest}
     used = sorted(c["digit"] for c in clips if id(c) not in tested)

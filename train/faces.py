@@ -89,6 +89,7 @@ class TrainConfig:
     embedding: int = 128
     widths: str = "32,64,128,128"
     dropout: float = 0.3
+    flatten_light: bool = False  # models.faces.flatten_light first, in each member
     shift: float = 0.08  # of the face box's size
     zoom: float = 0.12  # scale 1 +- this
     rotate: float = 12.0  # degrees
@@ -209,7 +210,7 @@ def thin_roc(curve: dict, points: int = 101) -> dict:
 
 def model_config(cfg: TrainConfig) -> faces.Config:
     return faces.Config(widths=tuple(int(w) for w in cfg.widths.split(",")), embedding=cfg.embedding,
-                        dropout=cfg.dropout, members=cfg.members)
+                        dropout=cfg.dropout, members=cfg.members, flatten_light=cfg.flatten_light)
 
 
 def train_ensemble(g: torch.Tensor, x: torch.Tensor, y: np.ndarray, split: dict, cfg: TrainConfig,
@@ -226,10 +227,15 @@ def train_ensemble(g: torch.Tensor, x: torch.Tensor, y: np.ndarray, split: dict,
     return model.eval(), curve, seconds
 
 
+# Options added after networks were kept: left out of the recipe at their default, so those networks still match
+LATER_OPTIONS = {"flatten_light": False}
+
+
 def recipe(cfg) -> dict:
     """The options that make the networks what they are (a TrainConfig or a card's training options)."""
     options = cfg if isinstance(cfg, dict) else asdict(cfg)
-    return {k: v for k, v in options.items() if k not in NOT_RECIPE}
+    return {k: v for k, v in options.items()
+            if k not in NOT_RECIPE and not (k in LATER_OPTIONS and v == LATER_OPTIONS[k])}
 
 
 def validation_networks(g: torch.Tensor, x: torch.Tensor, y: np.ndarray, cfg: TrainConfig) -> tuple:
