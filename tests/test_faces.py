@@ -180,6 +180,18 @@ def test_a_camera_shot_of_a_gallery_face_is_recognised(model, orl):
     assert float(e @ faces.embed(faces.orl_image(face), model)) > 0.95
 
 
+def test_flatten_light_removes_light_from_one_side():
+    """train.faces --flatten-light (tried, not shipped): a face plus any linear gradient of brightness gives the
+    face's own flattened input; the shipped network does not flatten (its card has no such option)."""
+    x = faces.normalise(torch.rand(3, 1, faces.INPUT_HEIGHT, faces.INPUT_WIDTH, generator=torch.Generator().manual_seed(0)))
+    ys = torch.linspace(-1, 1, faces.INPUT_HEIGHT).view(1, 1, -1, 1)
+    xs = torch.linspace(-1, 1, faces.INPUT_WIDTH).view(1, 1, 1, -1)
+    lit = x + 1.5 * xs - 0.7 * ys
+    torch.testing.assert_close(faces.flatten_light(lit), faces.flatten_light(x), atol=1e-5, rtol=0)
+    assert not torch.allclose(lit, x, atol=0.1)
+    assert not faces.load(device="cpu").model.members[0].flatten_light
+
+
 def test_open_set_threshold_behaviour(model):
     threshold = read_card("faces")["threshold"]["value"]
     assert 0 < threshold < 1
