@@ -157,57 +157,92 @@ def read_photo(data: bytes, camera: bool):
         return None, f"**Can't use this file.** {error}"
 
 
-def photo_source(key: str, label: str, multiple: bool = False) -> list[tuple[str, bytes, bool]]:
-    """A camera or upload input -> [(file name, bytes, camera?)] (in memory only)."""
+def photo_source(key: str, label: str, multiple: bool = False, fresh: int = 0) -> list[tuple[str, bytes, bool]]:
+    """A camera or upload input -> [(file name, bytes, camera?)] (in memory only). A new `fresh` number gives new,
+    empty inputs (the add section's, once its photos are added)."""
     source = st.segmented_control("Photo from", ["Camera", "Upload"], default="Camera", key=f"{key}_source") or "Camera"
+    suffix = f"_{fresh}" if fresh else ""
     if source == "Camera":
-        shot = st.camera_input(label, key=f"{key}_camera")
+        shot = st.camera_input(label, key=f"{key}_camera{suffix}")
         return [("camera", shot.getvalue(), True)] if shot is not None else []
-    files = st.file_uploader(label, type=UPLOAD_TYPES, accept_multiple_files=multiple, key=f"{key}_upload")
+    files = st.file_uploader(label, type=UPLOAD_TYPES, accept_multiple_files=multiple, key=f"{key}_upload{suffix}")
     files = files if isinstance(files, list) else ([files] if files is not None else [])
     return [(f.name, f.getvalue(), False) for f in files]
+
+
+def add_person(name: str, shots: list[tuple[str, bytes, bool]]) -> list[tuple[str, str]]:
+    """Add the photos `shots` under `name` (at most MAX_PHOTOS_PER_PERSON, none added before) -> the messages to
+    show: [(kind, text)], kind "success", "warning", "error" or "caption"."""
+    messages, new = [], []
+    for file_name, raw, camera in shots:
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest in added:
+            messages.append(("warning", f"{file_name}: already added, as {added[digest]}: skipped."))
+        else:
+            new.append((file_name, raw, camera, digest))
+    good = []
+    for file_name, raw, camera, digest in new[:MAX_PHOTOS_PER_PERSON]:
+        image, problem = read_photo(raw, camera)
+        if problem:
+            messages.append(("error", f"{file_name}: {problem}"))
+        else:
+            good.append((image, camera))
+            added[digest] = name
+    if good:
+        entry = people.setdefault(name, {"embeddings": [], "thumbs": []})
+        for image, camera in good:
+            entry["embeddings"].append(faces.embed(image, model, camera))
+            box = faces.face_box(image.size, camera)
+            entry["thumbs"].append(image.crop(box).resize((92, 112)))
+        entry["embeddings"] = entry["embeddings"][-MAX_PHOTOS_PER_PERSON:]
+        entry["thumbs"] = entry["thumbs"][-MAX_PHOTOS_PER_PERSON:]
+        messages.insert(0, ("success", f"Added {len(good)} photo{'s' * (len(good) > 1)} of {name}."))
+    if len(new) > MAX_PHOTOS_PER_PERSON:
+        messages.append(("caption", f"Only the first {MAX_PHOTOS_PER_PERSON} photos were used."))
+    return messages
+
+
+ICONS = {"success": ":material/check:", "warning": ":material/content_copy:", "error": ":material/broken_image:"}
+
+
+def show(messages: list[tuple[str, str]]) -> None:
+    for kind, text in messages:
+        if kind == "caption":
+            st.caption(text)
+        else:
+            getattr(st, kind)(text, icon=ICONS[kind])
 
 
 add, shown = st.columns([1, 1], gap="large")
 with add:
     name = st.text_input("Name", max_chars=40, key="add_name", placeholder="e.g. Ada").strip()
-    shots = photo_source("add", "Photos of the face to add (1–3)", multiple=True)
+    # Once photos are added, the inputs start empty again (a new key): the next person's photos are theirs alone
+    fresh = st.session_state.setdefault("faces_add_fresh", 0)
+    shots = photo_source("add", "Photos of the face to add (1–3)", multiple=True, fresh=fresh)
+    show(st.session_state.pop("faces_add_messages", []))  # those of the photos just added, before the new inputs
     if st.button("Add to the gallery", key="add_button", disabled=not shots, type="primary"):
         if not name:
             st.error("Give a name first.", icon=":material/badge:")
         else:
-            new = []
-            for file_name, raw, camera in shots:
-                digest = hashlib.sha256(raw).hexdigest()
-                if digest in added:
-                    st.warning(f"{file_name}: already added, as {added[digest]}: skipped. Remove it from the list "
-                               "above to add someone else.", icon=":material/content_copy:")
-                else:
-                    new.append((file_name, raw, camera, digest))
-            good = []
-            for file_name, raw, camera, digest in new[:MAX_PHOTOS_PER_PERSON]:
-                image, problem = read_photo(raw, camera)
-                if problem:
-                    st.error(f"{file_name}: {problem}", icon=":material/broken_image:")
-                else:
-                    good.append((image, camera))
-                    added[digest] = name
-            if good:
-                entry = people.setdefault(name, {"embeddings": [], "thumbs": []})
-                for image, camera in good:
-                    entry["embeddings"].append(faces.embed(image, model, camera))
-                    box = faces.face_box(image.size, camera)
-                    entry["thumbs"].append(image.crop(box).resize((92, 112)))
-                entry["embeddings"] = entry["embeddings"][-MAX_PHOTOS_PER_PERSON:]
-                entry["thumbs"] = entry["thumbs"][-MAX_PHOTOS_PER_PERSON:]
-                st.success(f"Added {len(good)} photo{'s' * (len(good) > 1)} of {name}.", icon=":material/check:")
-            if len(new) > MAX_PHOTOS_PER_PERSON:
-                st.caption(f"Only the first {MAX_PHOTOS_PER_PERSON} photos were used.")
+            messages = add_person(name, shots)
+            if any(kind == "success" for kind, _ in messages):
+                st.session_state["faces_add_messages"] = messages
+                st.session_state["faces_add_fresh"] = fresh + 1
+                st.rerun()
+            show(messages)
 with shown:
     if people:
         st.markdown(f"**Your gallery** ({len(people)} {'person' if len(people) == 1 else 'people'}, this session only)")
         for who, entry in people.items():
             st.image(entry["thumbs"], caption=[who] * len(entry["thumbs"]), width=80)
+        alike = faces.alike_people({who: np.stack(e["embeddings"]) for who, e in people.items()}, threshold)
+        if alike:
+            a, b, similarity = alike[0]
+            st.warning(f"**{a} and {b} look alike to the network** (similarity {similarity:.2f}, above the "
+                       f"threshold {threshold:.2f}): it may name one for the other. Usually the light or the framing "
+                       "does it, not the faces: light from one side, or faces small in the box, make everyone look "
+                       "alike to it. Retake the photos facing even light, the face filling the box.",
+                       icon=":material/group:")
         if st.button("Forget everyone", key="forget"):
             people.clear()
             added.clear()

@@ -199,9 +199,9 @@ with st.expander("Teach it your voice", icon=":material/record_voice_over:", key
     st.markdown(
         f"Record the {len(PROMPTS)} prompts below. The network is **fine-tuned on the first "
         f"{len(speech.ENROLMENT_PROMPTS)} by backpropagation**, here in the page ({speech.FINE_TUNE_STEPS} steps "
-        f"of its recurrent and output layers), and then transcribes with the adapted copy. They say every digit "
-        f"{TIMES_EACH} times, {NUMBERS[SLOW]} of them slowly, one digit at a time; the network cuts them into words "
-        "and, at each step, also "
+        f"of its recurrent and output layers), and then transcribes with the adapted copy. Together they say every "
+        f"digit {TIMES_EACH} times; {NUMBERS[SLOW]} of the prompts are said slowly, one digit at a time. The network "
+        "cuts them into words and, at each step, also "
         f"learns from single words and new strings made of them. Prompt {HELD_BACK + 1}, the **test prompt**, is never "
         "learned from: it shows honestly whether adapting helped. The copy lives in your browser session only: the "
         "shared model is never changed, nothing is saved on the server. Download your **voice profile** to keep it.")
@@ -216,7 +216,11 @@ with st.expander("Teach it your voice", icon=":material/record_voice_over:", key
             try:
                 profile = voice_profile.read(upload.getvalue(), model)
             except voice_profile.ProfileError as error:
-                st.error(f"**Can't use this voice profile.** {error}", icon=":material/error:")
+                how = st.session_state.get("adapted_how", "Adapted in this session.")
+                kept = st.session_state.get("adaptation") is not None  # a good one before: it stays, say so
+                st.error(f"**Can't use this voice profile.** {error}" + (
+                    f" The adapted copy you had stays in use: {how[:1].lower()}{how[1:]}" if kept else ""),
+                    icon=":material/error:")
                 refused = True
             else:
                 st.session_state["adaptation"] = profile.adaptation()

@@ -346,6 +346,22 @@ def similarities(embedding: np.ndarray, gallery: Gallery) -> list[tuple[str, flo
     return sorted(scores, key=lambda ns: -ns[1])
 
 
+def alike_people(gallery: Gallery, threshold: float) -> list[tuple[str, str, float]]:
+    """Pairs of different people of the gallery whose most similar photos reach `threshold`: the network could name
+    one for the other. -> [(name, name, similarity)], most similar first. Measured (benchmarks/faces_room.py): when
+    one camera photographs everyone alike (light from one side, faces small in the box), different people reach
+    the threshold far more often, so the page warns rather than let a gallery of look-alikes answer."""
+    names = [n for n in gallery if len(np.atleast_2d(np.asarray(gallery[n], np.float32))) and len(gallery[n])]
+    pairs = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            s = float((np.atleast_2d(np.asarray(gallery[a], np.float32)) @
+                       np.atleast_2d(np.asarray(gallery[b], np.float32)).T).max())
+            if s >= threshold:
+                pairs.append((a, b, s))
+    return sorted(pairs, key=lambda p: -p[2])
+
+
 def identify(image: Image.Image, gallery: Gallery, model: FaceNet | None = None,
              camera: bool = False) -> list[tuple[str, float]]:
     """Who is this? -> [(name, similarity)] for every person in the gallery, most similar first.
@@ -522,11 +538,12 @@ def card_text(meta: dict) -> list[str]:
                      f"(`{a['command']}`)")
     if "one_room" in m:
         rooms = m["one_room"]["rooms"]
-        lines.append("**One camera, one room** (every photo of people 30–39 changed the same way, as a camera in one "
-                     "room changes everyone it sees; pairs of different people reaching the threshold): " + "; ".join(
-                         f"{name} {r['different_people']:.1%}" for name, r in rooms.items()) +
-                     ". Light faces evenly from the front and fill the guide box "
-                     f"(`{m['one_room']['command']}`)")
+        lines.append("**One camera, one room:** how often two different people are taken for one (their similarity "
+                     "reaches the threshold), when every photo of people 30–39 is changed the same way, as one camera "
+                     "in one room changes everyone it sees: " + "; ".join(
+                         f"{name.split(': ')[-1]}: {r['different_people']:.0%}" for name, r in rooms.items()) +
+                     ". So light faces evenly from the front and fill the guide box; the page warns when two "
+                     f"people added look alike to it (`{m['one_room']['command']}`)")
     if "embed_ms" in m:
         lines.append(f"**Speed:** `embed` {m['embed_ms']['median']:.1f} ms median on {m['embed_ms']['hardware']} "
                      f"(`{m['embed_ms']['command']}`)")

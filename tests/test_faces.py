@@ -342,6 +342,12 @@ def text_of(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
+def add_key(at: AppTest, base: str) -> str:
+    """The add section's camera or uploader: new (empty) ones after each add, numbered by faces_add_fresh."""
+    fresh = at.session_state["faces_add_fresh"] if "faces_add_fresh" in at.session_state else 0
+    return f"{base}_{fresh}" if fresh else base
+
+
 def test_page_names_an_unseen_person_and_shows_the_map():
     at = faces_page()
     text = text_of(at)
@@ -368,10 +374,11 @@ def test_page_adds_people_from_the_camera_and_recognises_them(orl):
         at.text_input(key="add_name").set_value(name)
         for k in (0, 1):
             shot = encode(camera_shot(pixels[labels == person][k]), "JPEG")
-            at.camera_input(key="add_camera").set_value(("shot.jpg", shot, "image/jpeg")).run()
+            at.camera_input(key=add_key(at, "add_camera")).set_value(("shot.jpg", shot, "image/jpeg")).run()
             at.button(key="add_button").click().run()
             assert not at.exception and f"Added 1 photo of {name}" in text_of(at)
     assert "**Your gallery** (2 people, this session only)" in text_of(at)
+    assert not at.warning  # two different people: nothing alike
 
     def recognise(person: int, k: int) -> str:
         shot = encode(camera_shot(pixels[labels == person][k]), "JPEG")
@@ -386,33 +393,60 @@ def test_page_adds_people_from_the_camera_and_recognises_them(orl):
     assert "No one added yet." in text_of(at)
 
 
+def test_alike_people():
+    e = np.eye(3, 8, dtype=np.float32)
+    gallery = {"a": e[:1], "b": np.stack([e[1], 0.8 * e[0] + 0.6 * e[1]]), "c": e[2:], "nobody": np.zeros((0, 8))}
+    assert faces.alike_people(gallery, 0.5) == [("a", "b", pytest.approx(0.8))]
+    assert faces.alike_people(gallery, 0.9) == [] and faces.alike_people({}, 0.5) == []
+
+
+def test_page_warns_when_two_people_added_look_alike_to_the_network(orl):
+    """Two names given to photos the network finds alike (here: two photos of one ORL person under two names, as
+    one room's light can make two people): the gallery says so, with the similarity and what to change."""
+    pixels, labels = orl
+    at = faces_page()
+    for name, k in (("Ada", 0), ("Bea", 1)):
+        at.text_input(key="add_name").set_value(name)
+        shot = encode(camera_shot(pixels[labels == 34][k]), "JPEG")
+        at.camera_input(key=add_key(at, "add_camera")).set_value(("shot.jpg", shot, "image/jpeg")).run()
+        at.button(key="add_button").click().run()
+        assert not at.exception
+    assert len(at.warning) == 1 and "**Ada and Bea look alike to the network**" in at.warning[0].value
+    assert "even light" in at.warning[0].value
+    at.button(key="forget").click().run()
+    assert not at.warning
+
+
 def test_page_bad_uploads_get_a_message():
     at = faces_page()
     at.text_input(key="add_name").set_value("Ada")
     at.segmented_control(key="add_source").set_value("Upload").run()
     for name, data, message in [("broken.png", b"not an image", "not an image"), ("empty.jpg", b"", "empty"),
                                 ("tiny.png", encode(Image.new("RGB", (5, 5))), "at least")]:
-        at.file_uploader(key="add_upload").set_value([(name, data, "image/png")]).run()
+        at.file_uploader(key=add_key(at, "add_upload")).set_value([(name, data, "image/png")]).run()
         at.button(key="add_button").click().run()
         assert not at.exception and at.error and message in at.error[0].value, [e.value for e in at.error]
     assert "Added" not in text_of(at)
 
 
 def test_adding_a_second_person_the_same_way_does_not_add_the_first_ones_photos(orl):
-    """The uploader keeps its files after "Add to the gallery": a second person added the same way (a new name, their
-    photo added to the list) gets only their own photo, and the first person's are named as already added. Before,
-    "Added 3 photos of Bob": two of them Ada's."""
+    """After "Add to the gallery" the uploader starts empty (before, it kept the first person's files, and adding a
+    second person showed a warning for each of them); if the first person's photos are uploaded again with the
+    second's, only the second's are added, and the first's are named as already added (before that: "Added 3
+    photos of Bob", two of them Ada's)."""
     pixels, labels = orl
     ada = [(f"ada_{k}.png", encode(Image.fromarray(pixels[labels == 33][k])), "image/png") for k in (0, 1)]
     bob = ("bob.png", encode(Image.fromarray(pixels[labels == 38][0])), "image/png")
     at = faces_page()
     at.segmented_control(key="add_source").set_value("Upload").run()
     at.text_input(key="add_name").set_value("Ada")
-    at.file_uploader(key="add_upload").set_value(ada).run()
+    at.file_uploader(key=add_key(at, "add_upload")).set_value(ada).run()
     at.button(key="add_button").click().run()
-    assert "Added 2 photos of Ada" in text_of(at)
+    assert "Added 2 photos of Ada" in text_of(at) and not at.warning
+    assert at.file_uploader(key=add_key(at, "add_upload")).value in (None, [])  # a new, empty uploader
+    assert "Added 2 photos of Ada" not in text_of(at.run())  # said once
     at.text_input(key="add_name").set_value("Bob")
-    at.file_uploader(key="add_upload").set_value(ada + [bob]).run()  # Ada's are still in the list
+    at.file_uploader(key=add_key(at, "add_upload")).set_value(ada + [bob]).run()  # Ada's uploaded again
     at.button(key="add_button").click().run()
     assert not at.exception and "Added 1 photo of Bob" in text_of(at)
     assert [len(e["embeddings"]) for e in at.session_state["faces_people"].values()] == [2, 1]

@@ -199,7 +199,7 @@ def test_the_page_says_why_a_file_is_not_a_voice_profile(shipped):
         at.file_uploader(key="profile_upload").set_value((name, data, "application/octet-stream")).run()
         assert not at.exception, name
         assert at.error and "Can't use this voice profile" in at.error[0].value and message in at.error[0].value, name
-        assert "adaptation" not in at.session_state
+        assert "adaptation" not in at.session_state and "stays in use" not in at.error[0].value
 
 
 def test_the_profile_message_never_contradicts_the_page(shipped, adaptation):
@@ -218,3 +218,6 @@ def test_the_profile_message_never_contradicts_the_page(shipped, adaptation):
                                                       "application/octet-stream")).run()
     assert not at.exception and "Can't use this voice profile" in at.error[0].value
     assert not any("is loaded" in s.value for s in at.success)
+    # the good profile stays in use (the caption still says "Loaded from"): the error says so
+    assert "The adapted copy you had stays in use: loaded from voice-profile.safetensors" in at.error[0].value
+    assert at.session_state["adaptation"] is not None
