@@ -351,12 +351,12 @@ def alike_people(gallery: Gallery, threshold: float) -> list[tuple[str, str, flo
     one for the other. -> [(name, name, similarity)], most similar first. Measured (benchmarks/faces_room.py): when
     one camera photographs everyone alike (light from one side, faces small in the box), different people reach
     the threshold far more often, so the page warns rather than let a gallery of look-alikes answer."""
-    names = [n for n in gallery if len(np.atleast_2d(np.asarray(gallery[n], np.float32))) and len(gallery[n])]
+    photos = {n: np.atleast_2d(np.asarray(v, np.float32)) for n, v in gallery.items()}
+    names = [n for n, v in photos.items() if v.size]
     pairs = []
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
-            s = float((np.atleast_2d(np.asarray(gallery[a], np.float32)) @
-                       np.atleast_2d(np.asarray(gallery[b], np.float32)).T).max())
+            s = float((photos[a] @ photos[b].T).max())
             if s >= threshold:
                 pairs.append((a, b, s))
     return sorted(pairs, key=lambda p: -p[2])
