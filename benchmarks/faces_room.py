@@ -54,6 +54,11 @@ def one_room(g: torch.Tensor, gamma: float, contrast: float, blur: float, zoom: 
     return faces.normalise(x)
 
 
+def room_inputs(g: torch.Tensor, change: dict | None) -> torch.Tensor:
+    """(N, H, W) grey faces -> (N, 1, H, W) network inputs, as photographed (None) or in one of ROOMS."""
+    return faces.normalise(g)[:, None] if change is None else one_room(g, **change)
+
+
 def s_norm(e: np.ndarray, cohort: np.ndarray, top: int) -> np.ndarray:
     """(N, D) unit embeddings -> (N, N) S-norm scores against the `top` most similar cohort photos of each."""
     look = np.sort(e @ cohort.T, axis=1)[:, -top:]
@@ -98,8 +103,7 @@ def one_room_of_the_shipped(model: faces.FaceNet, g: torch.Tensor, y: np.ndarray
     measured = torch.from_numpy(y >= 30)
     rooms = {}
     for name, change in ROOMS.items():
-        x = faces.normalise(g)[:, None] if change is None else one_room(g, **change)
-        e = faces.embed_inputs(x[measured], model)
+        e = faces.embed_inputs(room_inputs(g, change)[measured], model)
         same, others = pair_rates(e @ e.T, y[y >= 30], threshold)
         rooms[name] = {"same_person": round(same, 4), "different_people": round(others, 4)}
     return rooms
@@ -148,8 +152,7 @@ def main() -> None:
         print(f"{scoring}: balanced open set, gallery 20-24: {aa:.1%} accepted / {ra:.1%} rejected at {ta:.3f}; "
               f"gallery 25-29: {ab:.1%} / {rb:.1%}", flush=True)
     for name, change in ROOMS.items():
-        x = faces.normalise(g)[:, None] if change is None else one_room(g, **change)
-        e = faces.embed_inputs(x[torch.from_numpy(measured)], model)
+        e = faces.embed_inputs(room_inputs(g, change)[torch.from_numpy(measured)], model)
         line = []
         for scoring, s in (("cosine", e @ e.T), (f"S-norm (top {args.top})", s_norm(e, cohort, args.top))):
             same, others = pair_rates(s, labels, thresholds[scoring])
