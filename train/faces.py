@@ -5,13 +5,16 @@
 Reads DATA_DIR/vision/faces/orl.npz (40 people x 10 grey photos, 112x92; only read), puts every photo through
 `models.faces.preprocess` (its grey, resized stage `grey_input`, then `normalise`: the same tensors), and runs:
 
-1. the validation run: the recipe trained on people 0-19 and measured on 20-29, which it never saw; this chooses
-   the test-time views (`models.faces.VIEW_CANDIDATES`: the face alone, with its mirror image, and both shifted
-   2 px; of those within embed's time (at most MAX_VIEWS views), the lowest equal-error rate on 20-29 wins, a tie
-   goes to fewer views) and, with them, the "not in the
-   gallery" threshold (gallery 20-24, strangers 25-29: as many accepted as rejected). Its networks are kept in
-   VALIDATION_DIR (git-ignored) and reused by a later run of the same recipe, so that each inference choice is
-   compared on the same networks; a run with another recipe trains them again;
+1. the validation run, three folds (VALIDATION_FOLDS): the recipe trained on 20 of people 0-29 and measured on the
+   other 10, which it never saw (0-19 -> 20-29, 10-29 -> 0-9, 0-9 and 20-29 -> 10-19); this chooses the test-time
+   views (`models.faces.VIEW_CANDIDATES`: the face alone, with its mirror image, and both shifted 2 px; of those
+   within embed's time (at most MAX_VIEWS views), the lowest mean equal-error rate wins, a tie goes to fewer views)
+   and, with them, the "not in the gallery" threshold: one for all folds, where as many are accepted as rejected
+   on average over each fold's two open sets (gallery its first five people, strangers the other five, and the
+   other way round). Until 2026-12-01 the first fold alone chose; its threshold moved from 0.567 to 0.612 with
+   another seed. The networks are kept in VALIDATION_DIR (-fold2, -fold3; git-ignored) and reused by a later run
+   of the same recipe, so that each inference choice is compared on the same networks; a run with another recipe
+   trains them again;
 2. the shipped run: the same recipe on people 0-29 (all 10 photos of each), measured once at the end on the unseen
    people 30-39 with the chosen views: one-shot accuracy over the 10 choices of gallery photo, the ROC and
    equal-error rate of every pair, the open set (gallery 30-34, strangers 35-39) at the threshold from 1.
@@ -63,11 +66,19 @@ PROVENANCE = {
     "credit": "AT&T Laboratories Cambridge",
     "url": "https://cam-orl.co.uk/facedatabase.html",
 }
-VALIDATION = {"train": list(range(0, 20)), "measure": list(range(20, 30))}
+# The validation run's folds: each trains the recipe on 20 of the training people 0-29 and measures it on the other
+# 10; the views and the threshold are chosen on all of them together (a single fold's threshold moved by 0.045
+# between two seeds). The first was the only fold until 2026-12-01.
+VALIDATION_FOLDS = (
+    {"train": list(range(0, 20)), "measure": list(range(20, 30))},
+    {"train": list(range(10, 30)), "measure": list(range(0, 10))},
+    {"train": list(range(0, 10)) + list(range(20, 30)), "measure": list(range(10, 20))},
+)
+VALIDATION = VALIDATION_FOLDS[0]
 VALIDATION_DIR = str(Path("runs") / "faces" / "validation")
 # Options that don't change the networks trained (the rest, the recipe, must match for trained networks to be reused)
-NOT_RECIPE = ("data_dir", "out_dir", "eval_every", "validate", "validation_dir", "reuse_final", "validation_only",
-              "threads", "dry_run")
+NOT_RECIPE = ("data_dir", "out_dir", "eval_every", "validate", "folds", "validation_dir", "reuse_final",
+              "validation_only", "threads", "dry_run")
 FINAL = {"train": list(faces.SEEN_PEOPLE), "measure": list(faces.UNSEEN_PEOPLE)}
 
 
@@ -97,8 +108,10 @@ class TrainConfig:
     blur: float = 1.2  # largest Gaussian blur sigma, pixels of the input
     erase: float = 0.3  # chance of a blanked patch
     eval_every: int = 10
-    validate: bool = True  # run 1. (people 0-19 -> 20-29: views, threshold); else the card gets no honest choice
-    validation_dir: str = VALIDATION_DIR  # 1.'s networks kept here, reused by a run of the same recipe ("": never)
+    validate: bool = True  # run 1. (folds of people 0-29: views, threshold); else the card gets no honest choice
+    folds: int = 3  # of VALIDATION_FOLDS, the first `folds`
+    validation_dir: str = VALIDATION_DIR  # 1.'s networks kept here (fold k > 1: VALIDATION_DIR-foldk), reused by
+    # a run of the same recipe ("": never)
     reuse_final: bool = False  # re-measure OUT_DIR's shipped networks (same recipe) instead of training them again
     validation_only: bool = False  # run 1. alone: print the choice, measure nothing of people 30-39, write nothing
     seed: int = 0
@@ -183,23 +196,26 @@ class CosFace(nn.Module):
 # ---------------------------------------------------------------- one run: train on some people, measure on others
 
 
-def measure(model: faces.FaceNet, x: torch.Tensor, y: np.ndarray, people: list[int], threshold: float | None,
+def measure(model: faces.FaceNet, x: torch.Tensor, y: np.ndarray, people: list[int], threshold: float,
             views: faces.Views | None = None) -> dict:
     """The card's measures on `people` (never trained on): one-shot accuracy, ROC/EER, open set (first half of the
-    people in the gallery, second half strangers; `threshold` None: chosen here). `views`: else the model's."""
+    people in the gallery, second half strangers) at `threshold`. `views`: else the model's."""
     keep = np.isin(y, people)
-    e, labels = faces.embed_inputs(x[torch.from_numpy(keep)], model, views=views), y[keep]
+    return measure_embedded(faces.embed_inputs(x[torch.from_numpy(keep)], model, views=views), y[keep], people,
+                            threshold)
+
+
+def measure_embedded(e: np.ndarray, labels: np.ndarray, people: list[int], threshold: float) -> dict:
+    """`measure` of embeddings already computed; also the open set the other way round ("open_set_swapped")."""
     scores, same = faces.pair_scores(e, labels)
     curve = faces.roc(scores, same)
     half = len(people) // 2
     known, unknown = people[:half], people[half:]
-    result = {"one_shot": faces.one_shot(e, labels), "eer": curve["eer"], "eer_threshold": curve["eer_threshold"],
-              "pairs": {"same": int(same.sum()), "different": int((~same).sum())},
-              "roc": thin_roc(curve)}
-    if threshold is None:
-        threshold = faces.choose_threshold(e, labels, known, unknown)
-    result["open_set"] = faces.open_set(e, labels, known, unknown, threshold)
-    return result
+    return {"people": list(map(int, people)), "one_shot": faces.one_shot(e, labels), "eer": curve["eer"],
+            "eer_threshold": curve["eer_threshold"],
+            "pairs": {"same": int(same.sum()), "different": int((~same).sum())},
+            "roc": thin_roc(curve), "open_set": faces.open_set(e, labels, known, unknown, threshold),
+            "open_set_swapped": faces.open_set(e, labels, unknown, known, threshold)}
 
 
 def thin_roc(curve: dict, points: int = 101) -> dict:
@@ -238,52 +254,97 @@ def recipe(cfg) -> dict:
             if k not in NOT_RECIPE and not (k in LATER_OPTIONS and v == LATER_OPTIONS[k])}
 
 
-def validation_networks(g: torch.Tensor, x: torch.Tensor, y: np.ndarray, cfg: TrainConfig) -> tuple:
-    """The validation run's networks (trained on people 0-19): from cfg.validation_dir if a run of the same recipe
-    left them there, else trained (and kept there). -> (FaceNet, seconds of training, where from)."""
-    folder = Path(cfg.validation_dir) if cfg.validation_dir and not cfg.dry_run else None
+def fold_dir(cfg: TrainConfig, fold: int) -> Path | None:
+    """Where fold `fold`'s networks (0-based) are kept: VALIDATION_DIR, then VALIDATION_DIR-fold2, -fold3."""
+    if not cfg.validation_dir or cfg.dry_run:
+        return None
+    return Path(cfg.validation_dir if fold == 0 else f"{cfg.validation_dir}-fold{fold + 1}")
+
+
+def validation_networks(g: torch.Tensor, x: torch.Tensor, y: np.ndarray, cfg: TrainConfig, fold: int = 0) -> tuple:
+    """A validation fold's networks (trained on VALIDATION_FOLDS[fold]["train"]): from `fold_dir` if a run of the
+    same recipe left them there, else trained (and kept there). -> (FaceNet, seconds of training, where from)."""
+    split, folder = VALIDATION_FOLDS[fold], fold_dir(cfg, fold)
     weights, record = (folder / "faces.safetensors", folder / "faces.json") if folder else (None, None)
     if folder and weights.is_file() and record.is_file():
         kept = json.loads(record.read_text())
-        if kept["recipe"] == recipe(cfg):
+        if kept["recipe"] == recipe(cfg) and kept.get("split") == split:
             model = faces.FaceNet(model_config(cfg))
             model.load_state_dict(load_file(str(weights)))
             print(f"validation networks: reused from {folder} (trained {kept['date']}, same recipe)", flush=True)
             return model.eval(), kept["seconds"], f"reused from {folder}, trained {kept['date']}"
-        print(f"validation networks in {folder} are of another recipe: training again", flush=True)
-    model, curve, seconds = train_ensemble(g, x, y, VALIDATION, cfg, "people 0-19 -> 20-29")
+        print(f"validation networks in {folder} are of another recipe or split: training again", flush=True)
+    label = f"people {people_text(split['train'])} -> {people_text(split['measure'])}"
+    model, curve, seconds = train_ensemble(g, x, y, split, cfg, label)
     if folder:
         folder.mkdir(parents=True, exist_ok=True)
         save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(weights))
-        record.write_text(json.dumps({"recipe": recipe(cfg), "split": VALIDATION, "seconds": round(seconds, 1),
+        record.write_text(json.dumps({"recipe": recipe(cfg), "split": split, "seconds": round(seconds, 1),
                                       "date": time.strftime("%Y-%m-%d %H:%M"), "torch": torch.__version__,
                                       "curve": curve}, indent=1) + "\n")
     return model, seconds, "trained in this run"
 
 
-def choose_views(model: faces.FaceNet, x: torch.Tensor, y: np.ndarray) -> tuple[str, dict]:
-    """Each candidate of models.faces.VIEW_CANDIDATES measured on the validation people (20-29, threshold chosen
-    there for each); -> (the chosen one's name: among those of at most models.faces.MAX_VIEWS views (embed's 10 ms),
-    the lowest equal-error rate, a tie to fewer views; {name: measures})."""
+def people_text(people: list[int]) -> str:
+    """[0..9, 20..29] -> "0–9 and 20–29" (runs of consecutive people)."""
+    runs, start = [], people[0]
+    for a, b in zip(people, people[1:] + [None]):
+        if b != a + 1:
+            runs.append(f"{start}–{a}" if a != start else f"{a}")
+            start = b
+    return " and ".join(runs)
+
+
+def choose_views(models: list[faces.FaceNet], x: torch.Tensor, y: np.ndarray) -> tuple[str, dict]:
+    """Each candidate of models.faces.VIEW_CANDIDATES measured on every validation fold (fold k's networks on its
+    own ten people; one threshold for all folds, `pooled_threshold`); -> (the chosen one's name: among those of at
+    most models.faces.MAX_VIEWS views (embed's 10 ms), the lowest mean equal-error rate over the folds, a tie to
+    fewer views; {name: {"folds": [measure of each fold], "eer": mean, "threshold", "open_set": means}})."""
     results = {}
     for name, views in faces.VIEW_CANDIDATES.items():
-        results[name] = measure(model, x, y, VALIDATION["measure"], None, views)
-        r = results[name]
-        print(f"validation, {name} ({views.count} views): one-shot {r['one_shot']['accuracy']:.2%}, EER {r['eer']:.2%}, "
-              f"open set {r['open_set']['known_accepted']:.1%} accepted / {r['open_set']['unknown_rejected']:.1%} "
-              f"rejected at {r['open_set']['threshold']:.3f}", flush=True)
+        embedded = [(faces.embed_inputs(x[torch.from_numpy(np.isin(y, f["measure"]))], m, views=views),
+                     y[np.isin(y, f["measure"])], f["measure"]) for m, f in zip(models, VALIDATION_FOLDS)]
+        threshold = pooled_threshold(embedded)
+        folds = [measure_embedded(e, labels, people, threshold) for e, labels, people in embedded]
+        results[name] = r = pooled(folds, threshold)
+        print(f"validation ({len(folds)} folds), {name} ({views.count} views): one-shot {r['one_shot']['accuracy']:.2%}, "
+              f"EER {r['eer']:.2%}, open set {r['open_set']['known_accepted']:.1%} accepted / "
+              f"{r['open_set']['unknown_rejected']:.1%} rejected at {threshold:.3f}", flush=True)
     eligible = [n for n in results if faces.VIEW_CANDIDATES[n].count <= faces.MAX_VIEWS]
     chosen = min(eligible, key=lambda n: (round(results[n]["eer"], 9), faces.VIEW_CANDIDATES[n].count))
     return chosen, results
 
 
+def pooled_threshold(embedded: list[tuple]) -> float:
+    """One threshold for every fold: as many accepted as rejected, on average over each fold's two open-set
+    problems (gallery its first five people, strangers the other five; then the other way round)."""
+    problems = []
+    for e, labels, people in embedded:
+        half = len(people) // 2
+        problems += [(e, labels, people[:half], people[half:]), (e, labels, people[half:], people[:half])]
+    return faces.choose_threshold_pooled(problems)
+
+
+def pooled(folds: list[dict], threshold: float) -> dict:
+    """The folds' measures -> their means (one-shot, EER, open set at the one threshold), each fold kept."""
+    mean = lambda get: float(np.mean([get(f) for f in folds]))
+    return {"one_shot": {"accuracy": mean(lambda f: f["one_shot"]["accuracy"])},
+            "eer": mean(lambda f: f["eer"]),
+            "open_set": {"threshold": threshold,
+                         **{k: mean(lambda f: (f["open_set"][k] + f["open_set_swapped"][k]) / 2)
+                            for k in ("known_accepted", "known_accepted_and_named", "unknown_rejected")}},
+            "folds": [{k: v for k, v in f.items() if k != "roc"} for f in folds]}
+
+
 def view_summary(name: str, r: dict) -> dict:
-    """One candidate's validation numbers, for the card."""
+    """One candidate's validation numbers (means over the folds), for the card."""
     o = r["open_set"]
     views = faces.VIEW_CANDIDATES[name]
     return {"views": views.record(), "eligible": views.count <= faces.MAX_VIEWS, "one_shot": r["one_shot"]["accuracy"],
             "eer": r["eer"], "threshold": o["threshold"], "known_accepted": o["known_accepted"],
-            "unknown_rejected": o["unknown_rejected"]}
+            "unknown_rejected": o["unknown_rejected"],
+            "folds": [{"people": f["people"], "one_shot": f["one_shot"]["accuracy"], "eer": f["eer"]}
+                      for f in r["folds"]]}
 
 
 def shipped_networks(cfg: TrainConfig) -> tuple[faces.FaceNet, dict]:
@@ -387,11 +448,12 @@ def train(cfg: TrainConfig) -> dict:
     validation, threshold, views, chosen, candidates = None, None, faces.Views(), None, {}
     seconds, validation_source = 0.0, None
     if cfg.validate:
-        val_model, val_seconds, validation_source = validation_networks(g, x, y, cfg)
-        chosen, candidates = choose_views(val_model, x, y)
+        folds = [validation_networks(g, x, y, cfg, k) for k in range(cfg.folds)]
+        chosen, candidates = choose_views([model for model, _, _ in folds], x, y)
         views, validation = faces.VIEW_CANDIDATES[chosen], candidates[chosen]
         threshold = validation["open_set"]["threshold"]
-        seconds += val_seconds
+        seconds += sum(fold_seconds for _, fold_seconds, _ in folds)
+        validation_source = "; ".join(f"fold {k + 1}: {source}" for k, (_, _, source) in enumerate(folds))
         print(f"validation: chosen views {chosen!r} ({views.describe()}); one-shot "
               f"{validation['one_shot']['accuracy']:.2%}, EER {validation['eer']:.2%}, threshold {threshold:.3f}",
               flush=True)
@@ -411,6 +473,8 @@ def train(cfg: TrainConfig) -> dict:
     base = eigenfaces(x, y, FINAL["train"], FINAL["measure"])
     base["command"] = "python -m train.faces (function eigenfaces; also python -m benchmarks.faces)"
 
+    folds_text = (f"{cfg.folds} fold{'s' * (cfg.folds > 1)}, people trained on → measured on: " +
+                  "; ".join(f"{people_text(f['train'])} → {people_text(f['measure'])}" for f in VALIDATION_FOLDS[:cfg.folds]))
     meta = {
         "name": faces.NAME,
         "architecture": f"{cfg.members} CNNs trained apart (seeds {cfg.seed}..{cfg.seed + cfg.members - 1}), each 4 "
@@ -425,17 +489,19 @@ def train(cfg: TrainConfig) -> dict:
                                   "each photo to mean 0, standard deviation 1",
 },
         "split": {"train_people": FINAL["train"], "unseen_people": FINAL["measure"],
-                  "validation": VALIDATION,
+                  "validation": VALIDATION, "validation_folds": list(VALIDATION_FOLDS[:cfg.folds]),
                   "description": "trained on people 0–29 (all 10 photos each); people 30–39 never seen in training "
-                                 "nor used to choose anything; the validation run (trained on 0–19, measured on 20–29)"
-                                 " chose the test-time views and the threshold"},
-        "views": views.record() | {"chosen": f"“{chosen}”: the lowest equal-error rate on people 20–29 (validation "
-                                             "run trained on 0–19) among the candidates in metrics.validation.views "
+                                 f"nor used to choose anything; the validation run ({folds_text}) chose the test-time "
+                                 "views and the threshold"},
+        "views": views.record() | {"chosen": f"“{chosen}”: the lowest mean equal-error rate of the validation folds "
+                                             f"({folds_text}) among the candidates in metrics.validation.views "
                                              f"of at most {faces.MAX_VIEWS} views (embed within 10 ms)"
                                    if cfg.validate else "not chosen (no validation run)"},
         "threshold": {"value": round(threshold, 4),
-                      "chosen": "on people 20–29 by the validation run trained on 0–19: gallery 20–24, strangers "
-                                "25–29, as many accepted as rejected" if cfg.validate else "not chosen (no validation run)"},
+                      "chosen": f"by the validation run ({folds_text}): one threshold for every fold, as many "
+                                "accepted as rejected on average over each fold's two open sets (gallery five of its "
+                                "people, strangers the other five, both ways)"
+                      if cfg.validate else "not chosen (no validation run)"},
         "metrics": {"unseen": unseen, "eigenfaces": base,
                     "evaluated_on": "people 30–39 of ORL (100 photos), never seen in training, each through "
                                     "models.faces.preprocess"},
