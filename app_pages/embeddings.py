@@ -108,8 +108,9 @@ st.session_state.setdefault("method", "t-SNE")
 # ---- controls -------------------------------------------------------------------------------
 left, middle, right = st.columns([2, 2, 3])
 n = left.select_slider("Words on the map (most frequent first)", SIZES, key="words")
-method = left.segmented_control("Map", list(MAPS.values()), key="method") or "t-SNE"
-colour = middle.segmented_control("Colour by", ["clusters", "categories"], default="clusters", key="colour") or "clusters"
+method = left.segmented_control("Map", list(MAPS.values()), key="method", required=True) or "t-SNE"
+colour = middle.segmented_control("Colour by", ["clusters", "categories"], default="clusters", key="colour",
+                                 required=True) or "clusters"
 k = middle.slider("k-means clusters", 4, 20, 10, disabled=colour != "clusters")
 computable = n <= embeddings.TSNE_COMPUTE_MAX_WORDS  # larger maps: only the precomputed perplexity
 perplexity = middle.select_slider("t-SNE perplexity", PERPLEXITIES, value=int(DEFAULT_PERPLEXITY),

@@ -127,7 +127,7 @@ with right:
     st.plotly_chart(score_bars(ranking, "Cosine similarity to each gallery photo", "similarity", threshold),
                     key="ranking")
 
-method = st.segmented_control("Map", MAPS, key="map_method") or "t-SNE"
+method = st.segmented_control("Map", MAPS, key="map_method", required=True) or "t-SNE"
 st.plotly_chart(embedding_map(orl_map(method), labels, labels < min(unseen_people), method, highlight=probe),
                 key="map")
 st.caption("Each point is one photo's embedding, placed so that similar embeddings are near (t-SNE) or along the two "
@@ -160,7 +160,8 @@ def read_photo(data: bytes, camera: bool):
 def photo_source(key: str, label: str, multiple: bool = False, fresh: int = 0) -> list[tuple[str, bytes, bool]]:
     """A camera or upload input -> [(file name, bytes, camera?)] (in memory only). A new `fresh` number gives new,
     empty inputs (the add section's, once its photos are added)."""
-    source = st.segmented_control("Photo from", ["Camera", "Upload"], default="Camera", key=f"{key}_source") or "Camera"
+    source = st.segmented_control("Photo from", ["Camera", "Upload"], default="Camera", key=f"{key}_source",
+                                    required=True) or "Camera"
     suffix = f"_{fresh}" if fresh else ""
     if source == "Camera":
         shot = st.camera_input(label, key=f"{key}_camera{suffix}")
@@ -282,7 +283,7 @@ else:
 
 st.subheader("Inside the network")
 choices = ["the chosen ORL photo"] + (["your photo"] if user_result else [])
-inside = st.segmented_control("Face", choices, default=choices[-1], key="inside_face") or choices[0]
+inside = st.segmented_control("Face", choices, default=choices[-1], key="inside_face", required=True) or choices[0]
 if inside == "your photo" and user_result:
     face_image, camera, _, ranks, gallery = user_result
     target = gallery[ranks[0][0]][0] if ranks else None

@@ -35,7 +35,7 @@ SHARE = share.View("live", [
 ], on_restore=playground.link_restored)
 SHARE.restore()
 st.session_state.setdefault("part", FIRST)
-part = st.segmented_control("Part", list(PARTS), key="part", label_visibility="collapsed")
+part = st.segmented_control("Part", list(PARTS), key="part", label_visibility="collapsed", required=True)
 PARTS[part or FIRST]()
 SHARE.sync()
 

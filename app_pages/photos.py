@@ -55,7 +55,7 @@ SHARE = share.View("photos", [
 ])
 SHARE.restore()
 st.session_state.setdefault("source", "Example")
-source = st.segmented_control("Photo", SOURCES, key="source")
+source = st.segmented_control("Photo", SOURCES, key="source", required=True)
 data, credit = None, None
 if source == "Upload":
     upload = st.file_uploader("A photo (JPEG, PNG, WebP, BMP or GIF)", type=["jpg", "jpeg", "png", "webp", "bmp", "gif"])

@@ -73,7 +73,7 @@ st.session_state.setdefault("source", "Example")
 # never moves the expanders below: the browser matches elements to the previous run's by position, and one that
 # moved was rebuilt, collapsed, with its recorders recreated (see below).
 with st.container():
-    source = st.segmented_control("Audio", SOURCES, key="source") or "Example"
+    source = st.segmented_control("Audio", SOURCES, key="source", required=True) or "Example"
     data, expected = None, None
     if source == "Record":
         recording = st.audio_input("Say a few digits, e.g. “four one five nine”", key="recording")

@@ -269,6 +269,11 @@ def test_add_a_person_from_two_uploads_and_recognise_a_third_photo(page, app_url
     probe = page.locator(".st-key-probe_upload input[type=file]")
     probe.set_input_files(files[2])
     page.get_by_role("heading", name=re.compile("It's Grace")).wait_for()
+    # "Upload" clicked again stays selected (it used to deselect, and the camera replaced the photo)
+    page.locator(".st-key-probe_source").get_by_text("Upload", exact=True).click()
+    page.wait_for_timeout(1500)
+    page.get_by_test_id("stStatusWidget").wait_for(state="hidden")  # no run going on
+    assert probe.count() == 1 and page.get_by_role("heading", name=re.compile("It's Grace")).is_visible()
 
     bad = tmp_path / "notes.png"
     bad.write_bytes(b"definitely not a PNG")
