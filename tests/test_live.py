@@ -218,6 +218,20 @@ def test_page_trains_streams_and_compares_with_the_shipped_network():
     assert len(answers) == 2 and all("7" in a for a in answers), answers
 
 
+def test_start_with_no_width_selected_trains_the_normal_width():
+    """Width is required (a click on the selected option keeps it); a session whose value was cleared anyway still
+    starts a training of the normal width, where it used to end the page with a KeyError."""
+    at = live_page()
+    at.segmented_control(key="live_width").set_value(None).run()
+    at.select_slider(key="live_budget").set_value(5)
+    next(b for b in at.button if b.label == "Start").click().run()
+    assert not at.exception
+    assert at.session_state["live_run"].active
+    next(b for b in at.button if b.label == "Stop").click().run()
+    wait_for_the_end(at)
+    assert not at.exception
+
+
 def test_a_stopped_run_shows_its_own_totals():
     """Stopped between two progress reports: the metrics give the run's own time and steps, as the comparison text
     under them does (they showed the last report's: "5.1 s, 203 steps" above "5.6 s of training (219 steps)")."""

@@ -47,7 +47,7 @@ def _start(reference: live.Reference) -> None:
     state = st.session_state
     if (old := state.get("live_run")) is not None:
         old.stop()
-    cfg = live.preset_config(state.live_preset, live.WIDTHS[state.live_width], state.live_rate)
+    cfg = live.preset_config(state.live_preset, live.WIDTHS[state.live_width or "normal"], state.live_rate)
     state.live_runs = state.get("live_runs", 0) + 1
     state.live_run = reference.trainings.start(state.live_budget, cfg, seed=state.live_runs)
     state.live_canvas = state.get("live_canvas", 0) + 1  # a new network: a fresh canvas
@@ -71,7 +71,7 @@ def _controls(reference: live.Reference, busy: bool) -> None:
     left.selectbox("Network", list(live.PRESETS), format_func=lambda p: live.PRESETS[p].title, key="live_preset",
                    on_change=_on_preset, disabled=busy)
     left.caption(live.PRESETS[st.session_state.live_preset].about)
-    middle.segmented_control("Width", list(live.WIDTHS), key="live_width", disabled=busy)
+    middle.segmented_control("Width", list(live.WIDTHS), key="live_width", disabled=busy, required=True)
     middle.select_slider("Peak learning rate (Adam)", RATES, key="live_rate", format_func=lambda r: f"{r:g}",
                          disabled=busy)
     right.select_slider("Train for (seconds)", BUDGETS, key="live_budget", disabled=busy)
