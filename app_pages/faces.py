@@ -283,7 +283,12 @@ else:
 
 st.subheader("Inside the network")
 choices = ["the chosen ORL photo"] + (["your photo"] if user_result else [])
-inside = st.segmented_control("Face", choices, default=choices[-1], key="inside_face", required=True) or choices[0]
+# A new photo of yours is shown here at once (the value kept from before it came would win over the default).
+shown = hash(user_result[2].tobytes()) if user_result else None
+if "inside_face_for" not in st.session_state or st.session_state["inside_face_for"] != shown:
+    st.session_state["inside_face_for"] = shown
+    st.session_state["inside_face"] = choices[-1]
+inside = st.segmented_control("Face", choices, key="inside_face", required=True) or choices[0]
 if inside == "your photo" and user_result:
     face_image, camera, _, ranks, gallery = user_result
     target = gallery[ranks[0][0]][0] if ranks else None

@@ -419,8 +419,12 @@ def test_page_adds_people_from_the_camera_and_recognises_them(orl):
         assert not at.exception
         return text_of(at)
 
+    assert at.session_state["inside_face"] == "the chosen ORL photo"  # no photo of theirs yet
     assert "### It's **Ada**" in recognise(34, 3)
+    assert at.session_state["inside_face"] == "your photo"  # inside the network: the new photo
+    at.segmented_control(key="inside_face").set_value("the chosen ORL photo").run()
     assert "### It's **Alan**" in recognise(38, 8)
+    assert at.session_state["inside_face"] == "your photo"  # another new photo: shown again
     assert "not in the gallery" in recognise(39, 3)
     at.button(key="forget").click().run()
     assert "No one added yet." in text_of(at)
