@@ -500,3 +500,6 @@ def test_similarity_bars_show_negative_scores_and_the_threshold():
     assert low < -0.33 and high > 0.81
     assert [shape.x0 for shape in figure.layout.shapes] == [0.567]
     assert score_bars([("a", 0.4), ("b", 0.2)], "t").layout.xaxis.range[0] == 0 and not score_bars([], "t").layout.shapes
+    # one person in the gallery: the axis title below its ticks (it sat on "0.6"), the title not clipped
+    one = score_bars([("Ada", 0.43)], "t", "similarity", 0.65).layout
+    assert one.margin.b >= 45 and one.margin.t >= 40 and one.height - one.margin.t - one.margin.b >= 28

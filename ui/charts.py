@@ -73,8 +73,9 @@ def score_bars(pairs: list[tuple[str, float]], title: str, label: str = "cosine"
                               text=[f"{s:.3f}" for s in scores], textposition="outside",
                               hovertemplate="%{y}: " + label + " %{x:.3f}<extra></extra>"),
                        layout=dict(title=dict(text=title), xaxis=dict(range=[low, 1.15], title=dict(text=label)),
-                                   yaxis=dict(type="category"), height=60 + 28 * len(names),
-                                   margin=dict(l=10, r=10, t=40, b=10)))
+                                   # the axis title needs its own room below the ticks (with one bar it sat on them)
+                                   yaxis=dict(type="category"), height=40 + 50 + 28 * len(names),
+                                   margin=dict(l=10, r=10, t=40, b=50)))
     if threshold is not None:
         figure.add_vline(x=threshold, line_dash="dash", line_color=ACCENT, annotation_text=f"threshold {threshold:.2f}",
                          annotation_position="bottom right")
