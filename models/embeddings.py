@@ -172,14 +172,21 @@ class Embeddings:
 
     def __init__(self, vocab: list[str], vectors: np.ndarray, meta: dict | None = None, views: dict | None = None):
         self.vocab = list(vocab)
-        self.vectors = np.asarray(vectors, dtype=np.float32)
         self.meta = meta or {}
         self.views = views or {}  # "tsne_<n>" -> (n, 3) precomputed coordinates
         self.index = {w: i for i, w in enumerate(self.vocab)}
-        norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
-        self.unit = torch.from_numpy(self.vectors / np.maximum(norms, 1e-8))  # (V, D) rows of length 1
+        vectors = np.asarray(vectors, dtype=np.float32)
+        # Only the unit vectors and the lengths are kept (the vectors are their product when asked for): a second
+        # (V, D) float32 table cost 72 MB of the server's memory for nothing the page uses.
+        self.norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-8)  # (V, 1)
+        self.unit = torch.from_numpy(vectors / self.norms)  # (V, D) rows of length 1
         self._computed: dict[tuple, np.ndarray] = {}  # (n, method, perplexity) -> (n, 3), oldest first
         self._lock = threading.Lock()
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """(V, D) float32: the trained vectors (unit vector x length; for the tests and benchmarks, not the page)."""
+        return self.unit.numpy() * self.norms
 
     def __len__(self) -> int:
         return len(self.vocab)

@@ -194,6 +194,11 @@ def shipped():
 def test_shipped_vectors_and_maps(shipped):
     meta = shipped.meta
     assert shipped.vectors.shape == (meta["shipped_words"], meta["config"]["dim"])
+    # one (V, D) float32 table held in memory, the unit vectors: a second copy cost the server 72 MB
+    tables = [a for a in vars(shipped).values() if isinstance(a, (np.ndarray, torch.Tensor)) and a.ndim == 2
+              and a.shape[0] == len(shipped.vocab) and a.shape[1] > 1]
+    assert len(tables) == 1 and tables[0] is shipped.unit
+    np.testing.assert_allclose(np.linalg.norm(shipped.vectors, axis=1, keepdims=True), shipped.norms, rtol=1e-5)
     assert shipped.vocab[:3] == ["the", "of", "and"]
     assert shipped.precomputed_sizes() == [500, 1000, 2000, 5000]
     for n in shipped.precomputed_sizes():
