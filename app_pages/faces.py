@@ -285,7 +285,7 @@ st.subheader("Inside the network")
 choices = ["the chosen ORL photo"] + (["your photo"] if user_result else [])
 # A new photo of yours is shown here at once (the value kept from before it came would win over the default).
 shown = hash(user_result[2].tobytes()) if user_result else None
-if "inside_face_for" not in st.session_state or st.session_state["inside_face_for"] != shown:
+if st.session_state.get("inside_face_for", "never") != shown:  # shown: None or a hash, never that string
     st.session_state["inside_face_for"] = shown
     st.session_state["inside_face"] = choices[-1]
 inside = st.segmented_control("Face", choices, key="inside_face", required=True) or choices[0]

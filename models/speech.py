@@ -263,9 +263,9 @@ def preprocess(waveform, sample_rate: int, trim: bool = True) -> Prepared:
         # A recording cut close to the word (a trimmed file) gets the context it lacks, in silence: the network
         # learned words with pauses around them (FSDD's own trimmed test clips as given: 88.3 % exact; with 0.3 s
         # of silence around: 97.3 %).
-        before, after = max(0, pad - span[0]), max(0, span[1] + pad - len(x))
-        x = np.pad(x[max(0, span[0] - pad) : span[1] + pad], (before, after))
-        offset = max(0, span[0] - pad) - before
+        start, before, after = max(0, span[0] - pad), max(0, pad - span[0]), max(0, span[1] + pad - len(x))
+        x = np.pad(x[start : span[1] + pad], (before, after))
+        offset = start - before
     if len(x) < MIN_SECONDS * SAMPLE_RATE:
         x = np.pad(x, (0, int(MIN_SECONDS * SAMPLE_RATE) - len(x)))
     if span is not None:  # loudness: the speech part to TARGET_RMS (quiet or clipped input alike)

@@ -200,9 +200,14 @@ def measure(model: faces.FaceNet, x: torch.Tensor, y: np.ndarray, people: list[i
             views: faces.Views | None = None) -> dict:
     """The card's measures on `people` (never trained on): one-shot accuracy, ROC/EER, open set (first half of the
     people in the gallery, second half strangers) at `threshold`. `views`: else the model's."""
+    return measure_embedded(*embed_people(model, x, y, people, views), people, threshold)
+
+
+def embed_people(model: faces.FaceNet, x: torch.Tensor, y: np.ndarray, people: list[int],
+                 views: faces.Views | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`people`'s photos -> (embeddings (N, D), their labels (N,))."""
     keep = np.isin(y, people)
-    return measure_embedded(faces.embed_inputs(x[torch.from_numpy(keep)], model, views=views), y[keep], people,
-                            threshold)
+    return faces.embed_inputs(x[torch.from_numpy(keep)], model, views=views), y[keep]
 
 
 def measure_embedded(e: np.ndarray, labels: np.ndarray, people: list[int], threshold: float) -> dict:
@@ -302,8 +307,8 @@ def choose_views(models: list[faces.FaceNet], x: torch.Tensor, y: np.ndarray) ->
     fewer views; {name: {"folds": [measure of each fold], "eer": mean, "threshold", "open_set": means}})."""
     results = {}
     for name, views in faces.VIEW_CANDIDATES.items():
-        embedded = [(faces.embed_inputs(x[torch.from_numpy(np.isin(y, f["measure"]))], m, views=views),
-                     y[np.isin(y, f["measure"])], f["measure"]) for m, f in zip(models, VALIDATION_FOLDS)]
+        embedded = [(*embed_people(m, x, y, f["measure"], views), f["measure"])
+                    for m, f in zip(models, VALIDATION_FOLDS)]
         threshold = pooled_threshold(embedded)
         folds = [measure_embedded(e, labels, people, threshold) for e, labels, people in embedded]
         results[name] = r = pooled(folds, threshold)
