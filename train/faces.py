@@ -330,6 +330,15 @@ def pooled_threshold(embedded: list[tuple]) -> float:
     return faces.choose_threshold_pooled(problems)
 
 
+def training_share(models: list[faces.FaceNet], x: torch.Tensor, y: np.ndarray, views: faces.Views,
+                   threshold: float) -> float:
+    """The share of pairs of photos of two different people, among each validation network's own training people,
+    whose similarity reaches `threshold` (the validation folds' mean): what the shipped threshold keeps
+    (models.faces.threshold_for_share)."""
+    return float(np.mean([faces.share_reaching(*embed_people(m, x, y, f["train"], views), threshold)
+                          for m, f in zip(models, VALIDATION_FOLDS)]))
+
+
 def pooled(folds: list[dict], threshold: float) -> dict:
     """The folds' measures -> their means (one-shot, EER, open set at the one threshold), each fold kept."""
     mean = lambda get: float(np.mean([get(f) for f in folds]))
@@ -451,19 +460,20 @@ def train(cfg: TrainConfig) -> dict:
     x = faces.normalise(g)[:, None]  # == models.faces.preprocess of each photo (tests/test_faces.py)
 
     validation, threshold, views, chosen, candidates = None, None, faces.Views(), None, {}
-    seconds, validation_source = 0.0, None
+    seconds, validation_source, share = 0.0, None, None
     if cfg.validate:
         folds = [validation_networks(g, x, y, cfg, k) for k in range(cfg.folds)]
         chosen, candidates = choose_views([model for model, _, _ in folds], x, y)
         views, validation = faces.VIEW_CANDIDATES[chosen], candidates[chosen]
         threshold = validation["open_set"]["threshold"]
+        share = training_share([model for model, _, _ in folds], x, y, views, threshold)
         seconds += sum(fold_seconds for _, fold_seconds, _ in folds)
         validation_source = "; ".join(f"fold {k + 1}: {source}" for k, (_, _, source) in enumerate(folds))
         print(f"validation: chosen views {chosen!r} ({views.describe()}); one-shot "
-              f"{validation['one_shot']['accuracy']:.2%}, EER {validation['eer']:.2%}, threshold {threshold:.3f}",
-              flush=True)
+              f"{validation['one_shot']['accuracy']:.2%}, EER {validation['eer']:.2%}, threshold {threshold:.3f}, reached by "
+              f"{share:.5%} of the pairs of different training people", flush=True)
     if cfg.validation_only:
-        return {"validation": validation, "views": chosen, "candidates": candidates}
+        return {"validation": validation, "views": chosen, "candidates": candidates, "share": share}
     shipped = None
     if cfg.reuse_final:
         model, shipped = shipped_networks(cfg)
@@ -472,8 +482,11 @@ def train(cfg: TrainConfig) -> dict:
         model, curve, final_seconds = train_ensemble(g, x, y, FINAL, cfg, "people 0-29 -> 30-39")
         seconds += final_seconds
     model.views = views
+    validation_threshold = threshold
     if threshold is None:  # no validation run (a quick experiment): the threshold is not chosen honestly
         threshold = 0.5
+    else:  # the same share of the shipped networks' own pairs of different training people
+        threshold = faces.threshold_for_share(*embed_people(model, x, y, FINAL["train"]), share)
     unseen = measure(model, x, y, FINAL["measure"], threshold)
     base = eigenfaces(x, y, FINAL["train"], FINAL["measure"])
     base["command"] = "python -m train.faces (function eigenfaces; also python -m benchmarks.faces)"
@@ -505,8 +518,14 @@ def train(cfg: TrainConfig) -> dict:
         "threshold": {"value": round(threshold, 4),
                       "chosen": f"by the validation run ({folds_text}): one threshold for every fold, as many "
                                 "accepted as rejected on average over each fold's two open sets (gallery five of its "
-                                "people, strangers the other five, both ways)"
-                      if cfg.validate else "not chosen (no validation run)"},
+                                f"people, strangers the other five, both ways): {validation_threshold:.3f}, reached by "
+                                f"{share:.4%} of the pairs of photos of different people among each validation "
+                                "network's own training people; the shipped networks' threshold lets the same share "
+                                "of their own such pairs (people 0–29) through (a network that learned more people "
+                                "puts strangers further apart)"
+                      if cfg.validate else "not chosen (no validation run)",
+                      **({"validation_threshold": validation_threshold, "training_pairs_share": share}
+                         if cfg.validate else {})},
         "metrics": {"unseen": unseen, "eigenfaces": base,
                     "evaluated_on": "people 30–39 of ORL (100 photos), never seen in training, each through "
                                     "models.faces.preprocess"},
