@@ -218,6 +218,27 @@ def test_page_trains_streams_and_compares_with_the_shipped_network():
     assert len(answers) == 2 and all("7" in a for a in answers), answers
 
 
+def test_a_lost_rerun_at_the_end_of_a_training_is_asked_for_again():
+    """When the run ends while the page refreshes its progress, the refresh asks for the whole page (controls,
+    comparison). That request can be lost; the flag it depends on used to be cleared before asking, and the page
+    then stayed on the progress without the comparison (the Chromium test's Stop failed so in CI). Now every
+    refresh asks until the whole page has run and set the flag again."""
+    from app_pages.learning import live_digits
+
+    class Ended:
+        active = False
+
+    class Training:
+        active = True
+
+    state = {"live_refreshing": True}
+    assert live_digits.ended_while_refreshing(Ended(), state)
+    assert state == {"live_refreshing": True}  # not consumed: if that rerun is lost, the next refresh asks again
+    assert live_digits.ended_while_refreshing(Ended(), state)
+    assert not live_digits.ended_while_refreshing(Training(), state) and not live_digits.ended_while_refreshing(None, state)
+    assert not live_digits.ended_while_refreshing(Ended(), {"live_refreshing": False})  # the whole page ran: done
+
+
 def test_start_with_no_width_selected_trains_the_normal_width():
     """Width is required (a click on the selected option keeps it); a session whose value was cleared anyway still
     starts a training of the normal width, where it used to end the page with a KeyError."""

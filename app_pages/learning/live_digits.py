@@ -111,14 +111,21 @@ def _ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
+def ended_while_refreshing(run: live.Run | None, state) -> bool:
+    """Has the run ended while the page was refreshing its progress? Then the whole page must run again. Asked at
+    every refresh until the whole page has run (it sets live_refreshing again): a rerun asked from a refreshing
+    fragment can be lost (an auto-refresh arriving with it), and when the flag was cleared before asking, the page
+    stayed on the last progress forever, without the comparison (CI, 1 run in about 6)."""
+    return run is not None and not run.active and bool(state.get("live_refreshing"))
+
+
 def _progress(reference: live.Reference, meta: dict) -> None:
     """The run's numbers and pictures; redrawn every REFRESH s while it trains (a fragment: only this part)."""
     run = st.session_state.get("live_run")
     if run is not None:
         run.seen()  # the viewer is still here: without this the run stops after live.LEAVE_AFTER s
-        if not run.active and st.session_state.get("live_refreshing"):
-            st.session_state.live_refreshing = False
-            st.rerun()  # the whole page: the controls come back, the comparison appears, refreshing ends
+    if ended_while_refreshing(run, st.session_state):
+        st.rerun()  # the whole page: the controls come back, the comparison appears, refreshing ends
     _status(run, reference.trainings)
     progress = run.progress if run is not None else None
     budget = run.seconds if run is not None else st.session_state.live_budget
