@@ -265,6 +265,21 @@ def test_a_viewers_changes_stay_and_a_new_link_or_coming_back_applies_the_link()
     assert at.select_slider(key="beam").value == 5 and "beam" not in at.query_params
 
 
+def test_a_control_moved_faster_than_the_browser_updates_the_url_keeps_its_value():
+    """Arrow keys held on a slider: each press reruns the page with the URL the browser had, which can be older than
+    the last one the page wrote. The viewer's move wins (the slider used to jump back to the old URL's value, then
+    the URL followed); a link that changes the URL without a move still applies."""
+    at = open_page("faces")
+    at.slider(key="probe_photo").set_value(6).run()
+    assert at.query_params["photo"] == "6"
+    at.query_params.pop("photo")  # the browser's URL, still without photo=6 (5, the default, is left out) ...
+    at.slider(key="probe_photo").set_value(7).run()  # ... as the next press arrives
+    assert at.slider(key="probe_photo").value == 7 and at.query_params["photo"] == "7"
+    at.query_params["photo"] = "2"  # a link, no control moved
+    at.run()
+    assert at.slider(key="probe_photo").value == 2
+
+
 def test_parameters_of_others_are_kept_and_left_out_of_the_shared_link(monkeypatch):
     at = open_page("digits", {"pen": "30", "step": "3", "ref": "slides"}, url="http://room.example:8501/digits")
     assert at.query_params.get("step") == "3" and at.query_params.get("ref") == "slides"

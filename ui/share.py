@@ -15,7 +15,10 @@ key, how to read a value from the URL and write it back), then calls, on every r
 `restore()` applies the URL only when it brings a new view: on the page's first run in the session (and each time
 the viewer comes back to the page: Streamlit drops a page's widgets when another page is shown), or when the URL's
 parameters differ from the ones `sync()` last wrote (a link opened in the same session, st.switch_page with
-query_params, the browser's Back). Then every declared parameter is set: from the URL when it is there and valid,
+query_params, the browser's Back) while the page's values are still those `sync()` last saw. A run in which the
+viewer moved one of them is the viewer's: the URL it arrives with can be older than the last `sync()` (keys pressed
+faster than the browser applies the new URL: a slider held on its arrow key jumped back). Then every declared
+parameter is set: from the URL when it is there and valid,
 else back to its default. Otherwise (a rerun after the viewer moved a control) it does nothing, so the viewer's
 changes are never overwritten. A value it can't use (an unknown option, out of range, too long, the wrong type,
 not valid UTF-8, a name given twice) is ignored, never raised: the page's default is used, and one small note says
@@ -196,6 +199,13 @@ class View:
         return f"share_seen_{self.page}"
 
     @property
+    def _values(self) -> str:  # st.session_state: the parameters' values when sync() last ran
+        return f"share_values_{self.page}"
+
+    def _snapshot(self) -> tuple:
+        return tuple((p.name, repr(p.current())) for p in self.params)
+
+    @property
     def _ignored(self) -> str:  # st.session_state: (the note's items, the URL they were ignored from)
         return f"share_ignored_{self.page}"
 
@@ -215,7 +225,8 @@ class View:
         applied ({} when nothing was). Also places the share control and the note, here, under the page's title."""
         state = st.session_state
         owned = self._in_url()
-        fresh = self.marker not in state or state.get(self._seen) != self._signature(owned)
+        moved = self._values in state and state[self._values] != self._snapshot()  # the viewer acted in this run
+        fresh = self.marker not in state or (state.get(self._seen) != self._signature(owned) and not moved)
         box = st.container(horizontal=True, vertical_alignment="center", gap="small")
         # on_change makes the popover a widget: its key stays in st.session_state while the page is shown, and
         # Streamlit drops it when another page is: so coming back to the page is a new view, as a link is.
@@ -265,6 +276,7 @@ class View:
                 st.query_params[param.name] = want
         signature = self._signature(self._in_url())
         st.session_state[self._seen] = signature
+        st.session_state[self._values] = self._snapshot()
         ignored, since = st.session_state.get(self._ignored, ([], None))
         if self._fresh:  # the view the link made: the note stays while the viewer keeps it
             st.session_state[self._ignored] = (ignored, signature)
