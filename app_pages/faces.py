@@ -83,7 +83,7 @@ def headline(ranking: list[tuple[str, float]], truth: str | None = None) -> None
                 st.warning(f"Wrong: it is {truth}.", icon=":material/close:")
     else:
         st.markdown("### Not sure: **not in the gallery**")
-        st.caption(f"The most similar is {best} at {similarity:.2f}, below the threshold {threshold:.2f} (chosen on "
+        st.caption(f"The most similar is {best} at {similarity:.3f}, below the threshold {threshold:.3f} (chosen on "
                    "people the network trained on, never on the ten unseen people).")
         if truth is not None and truth in dict(ranking):
             st.caption(f"It is {truth}: a miss.")
@@ -187,17 +187,23 @@ def add_person(name: str, shots: list[tuple[str, bytes, bool]]) -> list[tuple[st
         if problem:
             messages.append(("error", f"{file_name}: {problem}"))
         else:
-            good.append((image, camera))
+            good.append((image, camera, digest))
             added[digest] = name
     if good:
-        entry = people.setdefault(name, {"embeddings": [], "thumbs": []})
-        for image, camera in good:
+        entry = people.setdefault(name, {"embeddings": [], "thumbs": [], "digests": []})
+        for image, camera, digest in good:
             entry["embeddings"].append(faces.embed(image, model, camera))
             box = faces.face_box(image.size, camera)
             entry["thumbs"].append(image.crop(box).resize((92, 112)))
-        entry["embeddings"] = entry["embeddings"][-MAX_PHOTOS_PER_PERSON:]
-        entry["thumbs"] = entry["thumbs"][-MAX_PHOTOS_PER_PERSON:]
-        messages.insert(0, ("success", f"Added {len(good)} photo{'s' * (len(good) > 1)} of {name}."))
+            entry["digests"].append(digest)
+        dropped = len(entry["embeddings"]) - MAX_PHOTOS_PER_PERSON
+        for digest in entry["digests"][: max(0, dropped)]:  # replaced: may be added again
+            added.pop(digest, None)
+        for part in ("embeddings", "thumbs", "digests"):
+            entry[part] = entry[part][-MAX_PHOTOS_PER_PERSON:]
+        messages.insert(0, ("success", f"Added {len(good)} photo{'s' * (len(good) > 1)} of {name}." + (
+            f" The {dropped} oldest {'were' if dropped > 1 else 'was'} replaced: at most {MAX_PHOTOS_PER_PERSON} "
+            "photos a person." if dropped > 0 else "")))
     if len(new) > MAX_PHOTOS_PER_PERSON:
         messages.append(("caption", f"Only the first {MAX_PHOTOS_PER_PERSON} photos were used."))
     return messages
@@ -216,6 +222,7 @@ def show(messages: list[tuple[str, str]]) -> None:
 
 add, shown = st.columns([1, 1], gap="large")
 with add:
+    # The name stays after "Add": the camera takes one shot at a time, and the next may be the same person's
     name = st.text_input("Name", max_chars=40, key="add_name", placeholder="e.g. Ada").strip()
     # Once photos are added, the inputs start empty again (a new key): the next person's photos are theirs alone
     fresh = st.session_state.setdefault("faces_add_fresh", 0)
@@ -225,12 +232,11 @@ with add:
         if not name:
             st.error("Give a name first.", icon=":material/badge:")
         else:
+            # The inputs start empty again after any try: files that failed would otherwise fail again at the next
             messages = add_person(name, shots)
-            if any(kind == "success" for kind, _ in messages):
-                st.session_state["faces_add_messages"] = messages
-                st.session_state["faces_add_fresh"] = fresh + 1
-                st.rerun()
-            show(messages)
+            st.session_state["faces_add_messages"] = messages
+            st.session_state["faces_add_fresh"] = fresh + 1
+            st.rerun()
 with shown:
     if people:
         st.markdown(f"**Your gallery** ({len(people)} {'person' if len(people) == 1 else 'people'}, this session only)")
@@ -240,7 +246,7 @@ with shown:
         if alike:
             a, b, similarity = alike[0]
             st.warning(f"**{a} and {b} look alike to the network** (similarity {similarity:.2f}, above the "
-                       f"threshold {threshold:.2f}): it may name one for the other. Usually the light or the framing "
+                       f"threshold {threshold:.3f}): it may name one for the other. Usually the light or the framing "
                        "does it, not the faces: light from one side, or faces small in the box, make everyone look "
                        "alike to it. Retake the photos facing even light, the face filling the box.",
                        icon=":material/group:")
@@ -285,7 +291,8 @@ st.subheader("Inside the network")
 choices = ["the chosen ORL photo"] + (["your photo"] if user_result else [])
 # A new photo of yours is shown here at once (the value kept from before it came would win over the default).
 shown = hash(user_result[2].tobytes()) if user_result else None
-if st.session_state.get("inside_face_for", "never") != shown:  # shown: None or a hash, never that string
+# Also when the control's value is gone: Streamlit drops it while another page is shown (it came back empty).
+if st.session_state.get("inside_face_for", "never") != shown or st.session_state.get("inside_face") not in choices:
     st.session_state["inside_face_for"] = shown
     st.session_state["inside_face"] = choices[-1]
 inside = st.segmented_control("Face", choices, key="inside_face", required=True) or choices[0]
@@ -307,7 +314,8 @@ with s2:
     layer = st.selectbox("Feature maps of", list(maps), key="layer")
     activation = maps[layer]
     st.plotly_chart(feature_grid(activation, FEATURE_MAPS_SHOWN, columns=8,
-                                 title=f"{layer}: {activation.shape[0]} maps of {activation.shape[1]}×{activation.shape[2]}"),
+                                 title=f"{layer}: the {min(FEATURE_MAPS_SHOWN, activation.shape[0])} most active of "
+                                       f"{activation.shape[0]} maps of {activation.shape[1]}×{activation.shape[2]}"),
                     key="maps")
 
 # ---------------------------------------------------------------- the card

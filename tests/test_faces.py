@@ -524,6 +524,41 @@ def test_adding_a_second_person_the_same_way_does_not_add_the_first_ones_photos(
     assert sum("already added, as Ada" in w.value for w in at.warning) == 2
 
 
+def test_a_failed_add_starts_the_uploader_empty_and_a_fourth_photo_replaces_the_oldest(orl):
+    """A file that could not be added is not reported again at the next "Add" (it stayed in the uploader); a
+    person keeps at most three photos, and the page says when new ones replaced the oldest (it said only "Added"),
+    which can then be added again."""
+    pixels, labels = orl
+    photo = lambda k: (f"p{k}.png", encode(Image.fromarray(pixels[labels == 33][k])), "image/png")
+    at = faces_page()
+    at.segmented_control(key="add_source").set_value("Upload").run()
+    at.text_input(key="add_name").set_value("Ada")
+    at.file_uploader(key=add_key(at, "add_upload")).set_value([("broken.png", b"not an image", "image/png")]).run()
+    at.button(key="add_button").click().run()
+    assert len(at.error) == 1 and "not an image" in at.error[0].value
+    assert at.file_uploader(key=add_key(at, "add_upload")).value in (None, [])  # emptied
+    at.file_uploader(key=add_key(at, "add_upload")).set_value([photo(0), photo(1)]).run()
+    at.button(key="add_button").click().run()
+    assert not at.error and "Added 2 photos of Ada." in text_of(at) and "replaced" not in text_of(at)
+    at.file_uploader(key=add_key(at, "add_upload")).set_value([photo(2), photo(3)]).run()
+    at.button(key="add_button").click().run()
+    assert "Added 2 photos of Ada. The 1 oldest was replaced: at most 3 photos a person." in text_of(at)
+    assert len(at.session_state["faces_people"]["Ada"]["embeddings"]) == 3
+    at.file_uploader(key=add_key(at, "add_upload")).set_value([photo(0)]).run()  # the replaced one, again
+    at.button(key="add_button").click().run()
+    assert "Added 1 photo of Ada. The 1 oldest was replaced" in text_of(at) and not at.warning
+
+
+def test_inside_the_network_shows_a_face_after_another_page():
+    """Streamlit drops the "Face" control's value while another page is shown; coming back, it showed no face
+    selected (the session still had the photo it was set for, so it was not set again)."""
+    at = faces_page()
+    assert at.segmented_control(key="inside_face").value == "the chosen ORL photo"
+    at.switch_page("app_pages/home.py").run()
+    at.switch_page("app_pages/faces.py").run()
+    assert not at.exception and at.segmented_control(key="inside_face").value == "the chosen ORL photo"
+
+
 def test_similarity_bars_show_negative_scores_and_the_threshold():
     """Cosine similarities run from -1 to 1: the bars' axis reaches below 0 when a score does (a 0-1 axis hid an
     unlike face's bar), and the faces page draws its threshold as a line."""

@@ -77,7 +77,7 @@ def score_bars(pairs: list[tuple[str, float]], title: str, label: str = "cosine"
                                    yaxis=dict(type="category"), height=40 + 50 + 28 * len(names),
                                    margin=dict(l=10, r=10, t=40, b=50)))
     if threshold is not None:
-        figure.add_vline(x=threshold, line_dash="dash", line_color=ACCENT, annotation_text=f"threshold {threshold:.2f}",
+        figure.add_vline(x=threshold, line_dash="dash", line_color=ACCENT, annotation_text=f"threshold {threshold:.3g}",
                          annotation_position="bottom right")
     return figure
 
