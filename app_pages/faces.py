@@ -65,6 +65,11 @@ labels, embeddings, images = data["labels"], data["embeddings"], data["images"]
 unseen_people = list(faces.UNSEEN_PEOPLE)
 
 
+def shown_maps(count: int) -> str:
+    """The feature grid's title: "all 32" or "the 32 most active of 64"."""
+    return f"all {count}" if count <= FEATURE_MAPS_SHOWN else f"the {FEATURE_MAPS_SHOWN} most active of {count}"
+
+
 def photo_index(person: int, k: int) -> int:
     return int(np.flatnonzero(labels == person)[k])
 
@@ -314,8 +319,8 @@ with s2:
     layer = st.selectbox("Feature maps of", list(maps), key="layer")
     activation = maps[layer]
     st.plotly_chart(feature_grid(activation, FEATURE_MAPS_SHOWN, columns=8,
-                                 title=f"{layer}: the {min(FEATURE_MAPS_SHOWN, activation.shape[0])} most active of "
-                                       f"{activation.shape[0]} maps of {activation.shape[1]}×{activation.shape[2]}"),
+                                 title=f"{layer}: {shown_maps(activation.shape[0])} maps of "
+                                       f"{activation.shape[1]}×{activation.shape[2]}"),
                     key="maps")
 
 # ---------------------------------------------------------------- the card

@@ -47,9 +47,9 @@ def embedding_map(coords: np.ndarray, labels: np.ndarray, seen: np.ndarray, meth
         traces.append(go.Scatter(x=[point[0]], y=[point[1]], mode="markers+text", text=[name], textposition="top center",
                                  name=name, marker=dict(size=14, symbol="star", color=ACCENT), hoverinfo="name"))
     return go.Figure(traces, layout=dict(
-        title=dict(text=f"All 400 photos' embeddings ({method}): ◆ the 10 people never seen in training, "
-                        "● the 30 it trained on"),
-        height=560, margin=dict(l=10, r=10, t=50, b=10), legend=dict(font=dict(size=10)),
+        title=dict(text=f"All 400 photos' embeddings ({method}):<br>◆ the 10 people never seen in training, "
+                        "● the 30 it trained on"),  # two lines: one was cut on a narrow screen
+        height=560, margin=dict(l=10, r=10, t=70, b=10), legend=dict(font=dict(size=10)),
         xaxis=PLAIN_AXIS, yaxis=dict(visible=False, scaleanchor="x")))
 
 
@@ -72,10 +72,10 @@ def roc_figure(curves: dict[str, dict]) -> go.Figure:
               for i, (label, c) in enumerate(curves.items())]
     traces.append(go.Scatter(x=[0, 1], y=[1, 0], mode="lines", name="equal error", line=dict(color="#bbb", dash="dot")))
     return go.Figure(traces, layout=dict(
-        title=dict(text="Verification on the unseen people's photo pairs (ROC)"), height=380,
+        title=dict(text="Verification (ROC):<br>the unseen people's photo pairs"), height=380,
         xaxis=dict(title=dict(text="different people accepted (false accepts)"), range=[0, 0.5], tickformat=".0%"),
         yaxis=dict(title=dict(text="same person accepted"), range=[0.5, 1.0], tickformat=".0%"),
-        margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.25)))
+        margin=dict(l=10, r=10, t=70, b=10), legend=dict(orientation="h", y=-0.25)))
 
 
 def training_curve(curve: list[dict]) -> go.Figure:
@@ -83,7 +83,7 @@ def training_curve(curve: list[dict]) -> go.Figure:
     people alone (recorded to be seen; nothing was chosen by it)."""
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss (CosFace)", "one-shot, unseen people"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss", "one-shot, unseen"))
     members = sorted({r.get("member", 1) for r in curve})
     for i, member in enumerate(members):
         rows = [r for r in curve if r.get("member", 1) == member]
@@ -94,7 +94,8 @@ def training_curve(curve: list[dict]) -> go.Figure:
         fig.add_scatter(x=[r["epoch"] for r in marked], y=[r["unseen_one_shot"] for r in marked], mode="lines+markers",
                         line=style, name=f"network {member}", legendgroup=str(member), showlegend=False, row=1, col=2)
     fig.update_xaxes(title="epoch")
-    fig.update_yaxes(type="log", row=1, col=1)
+    # labelled ticks (plotly's own minor labels read "5 4 3 2" for 0.5-0.2)
+    fig.update_yaxes(type="log", tickvals=[0.1, 0.2, 0.5, 1, 2, 5, 10, 20], row=1, col=1)
     fig.update_yaxes(tickformat=".0%", row=1, col=2)
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.3))
     return fig
