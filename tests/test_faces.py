@@ -295,6 +295,9 @@ def test_the_card_records_the_split_and_the_targets():
     assert meta["metrics"]["eigenfaces"]["one_shot"]["accuracy"] < m["one_shot"]["accuracy"]
     text = "\n".join(faces.card_text(meta))
     assert "Eigenfaces" in text and "never seen" in text
+    # embed's speed, timed by benchmarks.faces: kept when train.faces --reuse-final re-measures the same networks
+    # (it dropped it once, and the card lost its speed line)
+    assert meta["metrics"]["embed_ms"]["median"] <= 10 and "**Speed:**" in text
 
 
 def test_the_card_s_views_and_threshold_are_the_validation_run_s_choice():
