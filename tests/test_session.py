@@ -2,7 +2,7 @@
 
 Each page test elsewhere runs a step or two. This one plays a viewer who stays: draws and clears, switches and
 uploads photos and changes the Grad-CAM class, plays speech examples and uploads a clip, translates, searches
-words and changes the map, page after page in one AppTest session (one Streamlit script runner, one process,
+words and changes the map, names unseen faces, comes back to the backprop playground and moves its noise, page after page in one AppTest session (one Streamlit script runner, one process,
 the models cached as on a server). It would have caught a cache decorator on the wrong function (every click
 reloading the models, memory growing by hundreds of MB a page) and stale widget state between interactions.
 """
@@ -20,7 +20,7 @@ from harness.drawing import render
 from models.common import return_freed_memory
 from test_app import all_text, app, canvas_state, cam_class, chart_titles, example_wav, png_bytes, translation
 
-ROUNDS = int(__import__("os").environ.get("SESSION_ROUNDS", 12))  # x 19 interactions each: 228 after the warm-up round
+ROUNDS = int(__import__("os").environ.get("SESSION_ROUNDS", 12))  # x 23 interactions each: 276 after the warm-up round
 SENTENCES = ["The cat is sleeping on the sofa.", "I don't know what to do.", "Where is the station?",
              "Two children are playing football in the park."]
 WORDS = [("france", "france"), ("King", "king"), ("music", "music"), ("three", "three")]
@@ -114,8 +114,24 @@ class Viewer:
         self.run()
         assert f"{method} of the 1,000 most frequent words" in all_text(self.at)
 
+    def faces(self, person: int, photo: int):
+        self.open("faces")
+        self.at.selectbox(key="person").set_value(person)
+        self.run()
+        self.at.slider(key="probe_photo").set_value(photo)
+        self.run()
+        text = all_text(self.at)  # named right, or the page says who it was: the answer is this photo's
+        assert f"It's **person {person}**" in text or f"it is person {person}" in text.lower(), text
+
+    def live(self, noise: float):
+        self.open("live")  # back from another page: Streamlit has dropped its controls (this raised once)
+        assert self.at.segmented_control(key="part").value == "Figure 1, to play with"
+        self.at.slider(key="pg_noise").set_value(noise)
+        self.run()
+        assert self.at.query_params["noise"] == f"{noise:g}"
+
     def round(self, k: int):
-        """19 interactions over every page."""
+        """23 interactions over every page."""
         examples = [("Chelsea the cat", "cat"), ("A horse (silhouette)", None), ("Falcon 9 rocket", None),
                     ("Astronaut Eileen Collins", None)]
         clips = [("A PIN, American voice", "4 1 5 9"), ("Three digits, female voice", "2 8 6")]
@@ -125,6 +141,8 @@ class Viewer:
         self.translate(SENTENCES[k % len(SENTENCES)], [1, 5][k % 2])
         query, word = WORDS[k % len(WORDS)]
         self.embeddings(query, word, ["PCA", "t-SNE"][k % 2])
+        self.faces(30 + k % 10, 1 + (3 * k) % 10)
+        self.live([0.05, 0.35][k % 2])
 
 
 def test_a_long_session_over_every_page_keeps_memory_flat_and_answers_right():

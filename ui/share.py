@@ -203,7 +203,14 @@ class View:
         return f"share_values_{self.page}"
 
     def _snapshot(self) -> tuple:
-        return tuple((p.name, repr(p.current())) for p in self.params)
+        """The shown parameters' values, as sync() writes them. restore() takes it before the widgets, when a value
+        may not be in st.session_state (a part not shown yet, a widget Streamlit dropped): None for it, not a raise."""
+        def value(param: Param) -> str | None:
+            try:
+                return repr(param.current())
+            except (AttributeError, KeyError):
+                return None
+        return tuple((p.name, value(p)) for p in self.params if p.shown())
 
     @property
     def _ignored(self) -> str:  # st.session_state: (the note's items, the URL they were ignored from)
@@ -225,8 +232,10 @@ class View:
         applied ({} when nothing was). Also places the share control and the note, here, under the page's title."""
         state = st.session_state
         owned = self._in_url()
-        moved = self._values in state and state[self._values] != self._snapshot()  # the viewer acted in this run
-        fresh = self.marker not in state or (state.get(self._seen) != self._signature(owned) and not moved)
+        fresh = self.marker not in state  # the page's first run, or back from another page: its controls were dropped
+        if not fresh:  # a new URL, unless the viewer moved a control in this run (a URL older than the last sync)
+            moved = self._values in state and state[self._values] != self._snapshot()
+            fresh = state.get(self._seen) != self._signature(owned) and not moved
         box = st.container(horizontal=True, vertical_alignment="center", gap="small")
         # on_change makes the popover a widget: its key stays in st.session_state while the page is shown, and
         # Streamlit drops it when another page is: so coming back to the page is a new view, as a link is.
