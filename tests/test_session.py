@@ -2,9 +2,10 @@
 
 Each page test elsewhere runs a step or two. This one plays a viewer who stays: draws and clears, switches and
 uploads photos and changes the Grad-CAM class, plays speech examples and uploads a clip, translates, searches
-words and changes the map, names unseen faces, comes back to the backprop playground and moves its noise, page after page in one AppTest session (one Streamlit script runner, one process,
-the models cached as on a server). It would have caught a cache decorator on the wrong function (every click
-reloading the models, memory growing by hundreds of MB a page) and stale widget state between interactions.
+words and changes the map, names unseen faces, comes back to the backprop playground and moves its noise, page
+after page in one AppTest session (one Streamlit script runner, one process, the models cached as on a server).
+It would have caught a cache decorator on the wrong function (every click reloading the models, memory growing by
+hundreds of MB a page), stale widget state between interactions, and a page that raised when viewed again.
 """
 from __future__ import annotations
 
