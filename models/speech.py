@@ -363,6 +363,13 @@ def digit_errors(reference: str, hypothesis: str) -> int:
     return row[-1]
 
 
+def as_many_digits(prompt: str, heard: str) -> bool:
+    """Does what the shared model heard in a recording of `prompt` have as many digits? A voice it has not heard is
+    mostly misread digit for digit (substitutions), so a count that differs is the sign of another text said, or a
+    cut recording. Not proof: on jason, never heard, 46 % of the prompts said right differ too (the page says so)."""
+    return len(heard.split()) == len(prompt.split())
+
+
 # ---- adaptation ("teach it your voice") ------------------------------------------------------
 def ctc_batch(items: list[tuple[torch.Tensor, str]]):
     """[(features (N_MELS, T), "4 1 5")] -> padded features (B, N_MELS, T), lengths, targets, target lengths."""
