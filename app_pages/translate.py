@@ -83,8 +83,16 @@ if result is None and not sentence.strip():
 
 if result is not None:
     # html.escape: whatever was typed (HTML, Markdown) is shown as text, never rendered
-    st.markdown(f"<div class='translation' style='font-size:2rem;font-weight:600;line-height:1.3'>"
-                f"{html.escape(result.text) or '&nbsp;'}</div>", unsafe_allow_html=True)
+    if result.sure:
+        st.markdown(f"<div class='translation' style='font-size:2rem;font-weight:600;line-height:1.3'>"
+                    f"{html.escape(result.text) or '&nbsp;'}</div>", unsafe_allow_html=True)
+    else:  # the answer is the doubt; the French is only a guess, in small type
+        st.markdown("## Not sure what this says")
+        st.warning(f"**Not sure.** Its best translation scores {result.candidates[0].score:.2f} per subword, below "
+                   f"{translate.NOT_SURE_SCORE:.2f}, where about 1 real sentence in 100 falls: this may not be "
+                   "English, or not a sentence like the everyday ones it learned from.", icon=":material/help:")
+        st.markdown(f"<div class='translation-guess' style='font-size:1rem;opacity:0.75'>Best guess: "
+                    f"{html.escape(result.text) or '&nbsp;'}</div>", unsafe_allow_html=True)
     notes = []
     if result.unknown:
         notes.append("Not in the vocabulary, read as an unknown token: " + " ".join(result.unknown))

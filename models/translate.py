@@ -34,6 +34,10 @@ NAME = "translate"
 PAD, UNK, BOS, EOS = 0, 1, 2, 3  # SentencePiece ids fixed at tokenizer training
 MAX_CHARS = 300  # longer input is refused with a message (the training sentences are shorter)
 MAX_SOURCE_TOKENS = 128
+# Below this score (the best translation's log-probability per subword) the page says "Not sure": the 1st percentile
+# of the validation sentences' scores at beam 5; a word, "ok", another language score lower ("ok" -> "C'est un
+# imbécile" at -1.20). Chosen and measured by benchmarks/translate_sure.py (the card's metrics.not_sure).
+NOT_SURE_SCORE = -0.83
 NARROW_NBSP = "\u202f"  # French typography: a narrow no-break space before ? ! ; : and inside « »
 APOSTROPHES = {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'"}
 
@@ -340,6 +344,11 @@ class Translation:
     truncated: bool = False  # longer than MAX_SOURCE_TOKENS subwords: the rest was not read
     unknown: list[str] = field(default_factory=list)  # characters the vocabulary lacks (read as <unk>)
 
+    @property
+    def sure(self) -> bool:
+        """Is the best translation's score at or above NOT_SURE_SCORE (text like the sentences it learned from)?"""
+        return self.candidates[0].score >= NOT_SURE_SCORE
+
 
 class TranslateModel:
     """A loaded translator: the network, its tokenizer and its card (the checkpoint's JSON)."""
@@ -443,6 +452,12 @@ def card_text(meta: dict) -> list[str]:
                      "hypotheses and references normalised alike (NFKC).")
     lines.append(f"**Model selection:** epoch {meta['selected_epoch']} of {len(meta['curve'])}, best greedy BLEU on "
                  f"the validation sets ({data['val_tatoeba_sentences']:,} Tatoeba sentences + Multi30k val)")
+    if "not_sure" in metrics:
+        rule, b5 = metrics["not_sure"], metrics["not_sure"]["beam_5"]
+        lines.append(f"**Not sure** below {rule['threshold']:.2f} log-probability per subword (chosen on the "
+                     f"validation sentences): {b5['test_flagged']:.1%} of {b5['test_sentences']:,} test sentences "
+                     f"flagged, and {b5['not_sentences_flagged']:.0%} of {b5['not_sentences']} inputs that are not "
+                     "English sentences (a word, “ok”, German, key mashing), with beam 5")
     return lines + alternative_lines(meta, lambda a: f"BLEU {a['metrics']['tatoeba']['beam5']['bleu']:.1f} (Tatoeba) "
                                                   f"and {a['metrics']['multi30k']['beam5']['bleu']:.1f} (Multi30k) with "
                                                   f"beam 5, with a {a['parameters'] / 1e6:.1f}M-parameter network")

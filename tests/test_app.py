@@ -488,6 +488,20 @@ def test_translate_page_typed_sentence_beam_and_examples():
     assert not at.exception and "enfants" in translation(at)
 
 
+def test_translate_page_says_not_sure_for_text_unlike_its_sentences():
+    """It writes French whatever it is given ("ok" came out as "C'est un imbécile", in the answer's large type): below
+    the card's score the heading is the doubt and the French only a small guess; a real sentence is answered."""
+    at = translate_page()
+    for text in ["ok", "Ich bin müde."]:
+        at.text_input(key="sentence").set_value(text).run()
+        assert not at.exception and "## Not sure what this says" in [h.value for h in at.markdown]
+        assert not [m for m in at.markdown if "class='translation'" in m.value]  # no answer in the answer's type
+        (guess,) = [m.value for m in at.markdown if "class='translation-guess'" in m.value]
+        assert "Best guess:" in guess and "per subword, below -0.83" in at.warning[0].value
+    at.text_input(key="sentence").set_value("Where is the station?").run()
+    assert "gare" in translation(at) and not at.warning and "## Not sure what this says" not in [h.value for h in at.markdown]
+
+
 def test_translate_page_bad_input():
     at = translate_page()
     at.text_input(key="sentence").set_value("   ").run()
@@ -496,7 +510,8 @@ def test_translate_page_bad_input():
     assert not at.exception and "takes up to 300" in all_text(at)
     at.text_input(key="sentence").set_value("<script>alert('hi')</script> **bold** 😀").run()
     assert not at.exception
-    assert "<script" not in translation(at).split(">", 1)[1]  # whatever comes out is escaped
+    (shown,) = [m.value for m in at.markdown if "class='translation" in m.value]  # the answer, or the guess
+    assert "<script" not in shown.split(">", 1)[1]  # whatever comes out is escaped
     assert "😀" in all_text(at)  # named as not in the vocabulary
 
 

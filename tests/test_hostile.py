@@ -330,7 +330,8 @@ TYPE_A_SENTENCE = "Type an English sentence above, or pick an example."
 
 
 def translation(at: AppTest) -> str:
-    shown = [m.value for m in at.markdown if "class='translation'" in m.value]
+    """The French shown: the answer, or (text unlike its sentences) the small "best guess" under "Not sure"."""
+    shown = [m.value for m in at.markdown if "class='translation'" in m.value or "class='translation-guess'" in m.value]
     assert len(shown) == 1, shown
     return shown[0]
 
@@ -363,7 +364,7 @@ def test_translate_hostile_sentences(translate_at, case, sentence, expected):
         assert "<" not in body and "\x00" not in body, (case, shown)  # typed markup is escaped, never rendered
         assert len(translate_at.get("plotly_chart")) == 2  # the attention map and the curves
     else:
-        assert not [m for m in translate_at.markdown if "class='translation'" in m.value]
+        assert not [m for m in translate_at.markdown if "class='translation" in m.value]
 
 
 def test_translate_every_beam_size_and_example(translate_at):

@@ -42,7 +42,8 @@ def all_text(at: AppTest) -> str:
 
 
 def translation(at: AppTest) -> str:
-    (shown,) = [m.value for m in at.markdown if "class='translation'" in m.value]
+    """The French shown: the answer, or (text unlike its sentences) the small "best guess" under "Not sure"."""
+    (shown,) = [m.value for m in at.markdown if "class='translation'" in m.value or "class='translation-guess'" in m.value]
     return shown
 
 

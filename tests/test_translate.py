@@ -164,3 +164,23 @@ def test_bleu_on_the_test_sets_matches_the_model_card(model):
     for name in ("tatoeba", "multi30k"):
         assert measured[name]["bleu"] == pytest.approx(meta["metrics"][name]["beam1"]["bleu"], abs=0.3), name
         assert meta["metrics"][name]["beam5"]["bleu"] >= meta["metrics"][name]["beam1"]["bleu"] - 0.5
+
+
+NOT_SENTENCES = ["ok", "lol", "Ich bin müde.", "asdf qwer", "banana"]
+
+
+def test_not_sure_for_text_unlike_its_sentences_and_sure_of_real_ones(model):
+    for text in SENTENCES:
+        assert model.translate(text, 5).sure, text
+    for text in NOT_SENTENCES:
+        result = model.translate(text, 5)
+        assert not result.sure and result.candidates[0].score < tr.NOT_SURE_SCORE, (text, result.text)
+
+
+def test_the_not_sure_rule_is_the_card_s_measured_one():
+    """The threshold was chosen on the validation sentences (benchmarks/translate_sure.py), and measured on the test
+    sentences and on inputs that are not English sentences: the card's numbers, for the page's constant."""
+    rule = shipped_card(tr.NAME)["metrics"]["not_sure"]
+    assert rule["threshold"] == tr.NOT_SURE_SCORE and f"{tr.NOT_SURE_SCORE:.2f}" in rule["chosen_on"]
+    for beam in ("beam_1", "beam_5"):
+        assert rule[beam]["test_flagged"] <= 0.05 and rule[beam]["not_sentences_flagged"] >= 0.8, rule
