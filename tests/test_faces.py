@@ -371,7 +371,7 @@ def test_training_dry_run(tmp_path):
     from train import faces as training
 
     cfg = training.parse_config(training.TrainConfig, ["--data-dir", str(path), "--out-dir", str(tmp_path),
-                                                       "--dry-run", "--threads", "1"])
+                                                       "--dry-run", "--threads", "2"])
     meta = training.train(cfg)
     card = json.loads((tmp_path / "faces.json").read_text())
     assert (tmp_path / "faces.safetensors").is_file() and card["name"] == "faces" == meta["name"]
