@@ -28,11 +28,20 @@ def showing(part: str):
     return lambda: (st.session_state.get("part") or FIRST) == PART_NAMES[part]
 
 
+def restored(values: dict) -> None:
+    """After a link or a return from another page: the playground's check, and Part 2 again while the viewer's
+    digit network is still training and the link names no part (it went on while they looked at another page)."""
+    playground.link_restored(values)
+    run = st.session_state.get("live_run")
+    if "part" not in values and run is not None and run.active:
+        st.session_state["part"] = PART_NAMES["digits"]
+
+
 SHARE = share.View("live", [
     share.Param("part", "part", share.one_of(PART_NAMES), write=share.name_of(PART_NAMES), default=FIRST),
     *[replace(param, active=showing("figure1")) for param in playground.SHARE],
     *[replace(param, active=showing("digits")) for param in live_digits.SHARE],
-], on_restore=playground.link_restored)
+], on_restore=restored)
 SHARE.restore()
 st.session_state.setdefault("part", FIRST)
 part = st.segmented_control("Part", list(PARTS), key="part", label_visibility="collapsed", required=True)

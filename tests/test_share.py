@@ -296,6 +296,30 @@ def test_coming_back_to_a_page_whose_controls_streamlit_dropped(part):
     assert not at.exception and at.query_params["noise"] == "0.35"
 
 
+def test_coming_back_while_the_digit_network_trains_shows_it():
+    """Start a training, look at another page, come back from the sidebar: Part 2 with the run (it opened on Part 1,
+    the run hidden behind the Part control although it was still training: Chromium)."""
+    import time
+
+    at = open_page("live", {"part": "digits", "seconds": "30"})
+    next(b for b in at.button if b.label == "Start").click().run()
+    at.query_params.clear()
+    at.switch_page("app_pages/translate.py").run()
+    at.switch_page("app_pages/live.py").run()
+    assert not at.exception and at.session_state["live_run"].active
+    assert at.segmented_control(key="part").value == "Train a digit network"
+    assert at.query_params["part"] == "digits"  # the URL says so too
+    next(b for b in at.button if b.label == "Stop").click().run()
+    deadline = time.monotonic() + 30
+    while at.session_state["live_run"].active and time.monotonic() < deadline:
+        time.sleep(0.1)
+        at.run()
+    at.query_params.clear()
+    at.switch_page("app_pages/translate.py").run()
+    at.switch_page("app_pages/live.py").run()
+    assert at.segmented_control(key="part").value == "Figure 1, to play with"  # no run going on: as it opens
+
+
 def test_parameters_of_others_are_kept_and_left_out_of_the_shared_link(monkeypatch):
     at = open_page("digits", {"pen": "30", "step": "3", "ref": "slides"}, url="http://room.example:8501/digits")
     assert at.query_params.get("step") == "3" and at.query_params.get("ref") == "slides"
