@@ -253,9 +253,9 @@ with st.expander("Teach it your voice", icon=":material/record_voice_over:", key
             else:  # kept: a voice it doesn't know is often misheard, which is what adapting is for
                 status.markdown(f"⚠️ {prompt_text(i, prompt)}  —  recorded, but the shared model hears "
                                 f"{len(digits.split())} digit{'s' * (len(digits.split()) != 1)} (“{digits or 'nothing'}”"
-                                f") for the prompt's {len(prompt.digits.split())}. If you said the prompt, keep it: a "
+                                f"), where the prompt has {len(prompt.digits.split())}. If you said the prompt, keep it: a "
                                 "voice it doesn't know is often misheard, and that is what adapting is for. If not, "
-                                "press the microphone to record it again")
+                                "press the microphone to record it again.")
     ready = len(enrolment) == len(PROMPTS)
     st.progress(len(enrolment) / len(PROMPTS), text=f"{len(enrolment)} of {len(PROMPTS)} recorded")
     clicked = st.button("Adapt the model to my voice", disabled=not ready, type="primary", key="adapt")

@@ -369,7 +369,7 @@ def test_speech_page_record_and_teach_it_your_voice(monkeypatch):
     # and got a tick): kept, as a stranger's voice is often misheard, but the line says what it heard and why.
     at.audio_input(key="enrol_0").set_value(("wrong.wav", say(speech.Prompt("4 1 5")), "audio/wav")).run()
     first = next(m.value for m in teach_expander(at)[1].markdown if "zero one two three four" in m.value)
-    assert first.startswith("⚠️") and "hears 3 digits (“4 1 5”) for the prompt's 5" in first, first
+    assert first.startswith("⚠️") and "hears 3 digits (“4 1 5”), where the prompt has 5" in first, first
     assert "1 of 9 recorded" in teach_expander(at)[1].get("progress")[0].proto.text
     for i, prompt in enumerate(prompts):
         at.audio_input(key=f"enrol_{i}").set_value((f"enrol_{i}.wav", say(prompt), "audio/wav"))
