@@ -90,7 +90,10 @@ if result is not None:
         st.markdown("## Not sure what this says")
         st.warning(f"**Not sure.** Its best translation scores {result.candidates[0].score:.2f} per subword, below "
                    f"{translate.NOT_SURE_SCORE:.2f}, where about 1 real sentence in 100 falls: this may not be "
-                   "English, or not a sentence like the everyday ones it learned from.", icon=":material/help:")
+                   "English, or not a sentence like the everyday ones it learned from." + (
+                       " It learned from sentences written out in full: try a capital letter, apostrophes and a final "
+                       "full stop or question mark (“How are you?”, not “how are you”)." if result.casual else ""),
+                   icon=":material/help:")
         st.markdown(f"<div class='translation-guess' style='font-size:1rem;opacity:0.75'>Best guess: "
                     f"{html.escape(result.text) or '&nbsp;'}</div>", unsafe_allow_html=True)
     notes = []

@@ -345,6 +345,13 @@ class Translation:
     unknown: list[str] = field(default_factory=list)  # characters the vocabulary lacks (read as <unk>)
 
     @property
+    def casual(self) -> bool:
+        """Written as a chat line, not a sentence (no capital letter first, or no final punctuation)? Its training
+        sentences are written out: "how are you" is read as "Comme c'est toi qui as l'air.", "How are you?" right."""
+        letters = [c for c in self.source if c.isalpha()]
+        return bool(letters) and (letters[0].islower() or self.source.rstrip()[-1:] not in ".?!…\"'»)")
+
+    @property
     def sure(self) -> bool:
         """Is the best translation's score at or above NOT_SURE_SCORE (text like the sentences it learned from)?"""
         return self.candidates[0].score >= NOT_SURE_SCORE

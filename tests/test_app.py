@@ -498,6 +498,7 @@ def test_translate_page_says_not_sure_for_text_unlike_its_sentences():
         assert not [m for m in at.markdown if "class='translation'" in m.value]  # no answer in the answer's type
         (guess,) = [m.value for m in at.markdown if "class='translation-guess'" in m.value]
         assert "Best guess:" in guess and "per subword, below -0.83" in at.warning[0].value
+        assert ("written out in full" in at.warning[0].value) == (text == "ok")  # casual typing gets the hint
     at.text_input(key="sentence").set_value("Where is the station?").run()
     assert "gare" in translation(at) and not at.warning and "## Not sure what this says" not in [h.value for h in at.markdown]
 

@@ -184,3 +184,12 @@ def test_the_not_sure_rule_is_the_card_s_measured_one():
     assert rule["threshold"] == tr.NOT_SURE_SCORE and f"{tr.NOT_SURE_SCORE:.2f}" in rule["chosen_on"]
     for beam in ("beam_1", "beam_5"):
         assert rule[beam]["test_flagged"] <= 0.05 and rule[beam]["not_sentences_flagged"] >= 0.8, rule
+
+
+def test_casual_typing_is_told_apart_from_a_written_sentence(model):
+    """Lowercase, no final punctuation: how visitors type, unlike the sentences it learned from ("how are you" came out
+    "Comme c'est toi qui as l'air."): the page then suggests writing it out."""
+    for text in ["how are you", "where are you", "lets eat", "Where is the station", "i am tired."]:
+        assert model.translate(text, 1).casual, text
+    for text in ["How are you?", "Where is the station?", "I'm tired.", "He said \"yes.\"", "12 + 3", "!!!"]:
+        assert not model.translate(text, 1).casual, text
