@@ -29,8 +29,15 @@ NOT_SENTENCES = ["ok", "Ok!", "ok.", "lol", "hmm", "yes", "no", "hello", "a", "T
 
 
 def scores(model: tr.TranslateModel, sentences: list[str], beam: int) -> np.ndarray:
-    """Each sentence's best translation's log-probability per subword."""
-    return np.array([model.translate(s, beam).candidates[0].score for s in sentences])
+    """Each sentence's best translation's log-probability per subword (-inf for input refused with a message, such as
+    symbols alone: no translation is shown, as for a flagged one)."""
+    out = []
+    for sentence in sentences:
+        try:
+            out.append(model.translate(sentence, beam).candidates[0].score)
+        except tr.InputError:
+            out.append(-np.inf)
+    return np.array(out)
 
 
 def main() -> None:

@@ -374,6 +374,9 @@ class TranslateModel:
         source = normalize(sentence)
         if not source:
             raise InputError("Type an English sentence to translate.")
+        if not any(c.isalpha() for c in source):  # "!!!???" came out "C'est !", sure of itself; "12345" "Il y a 334."
+            raise InputError("There are no words here to translate: type an English sentence (numbers, symbols and "
+                             "emoji alone are not one).")
         if len(source) > MAX_CHARS:
             raise InputError(f"That is {len(source)} characters; the translator takes up to {MAX_CHARS}. "
                              "Try one sentence at a time.")

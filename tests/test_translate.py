@@ -114,9 +114,12 @@ def test_bad_input_gets_a_message_not_a_crash(model):
             model.translate(empty)
     with pytest.raises(tr.InputError, match="up to 300"):
         model.translate("word " * 2000)
-    for odd in ["<script>alert('x')</script> **bold**", "Je suis un étudiant.", "こんにちは", "😀😀😀", "42"]:
+    for odd in ["<script>alert('x')</script> **bold**", "Je suis un étudiant.", "こんにちは", "😀 cat"]:
         result = model.translate(odd, beam_size=3)
         assert isinstance(result.text, str) and result.attention.shape[0] == len(result.target_tokens)
+    for wordless in ["😀😀😀", "42", "!!!???", "12 + 3 = 15", "... --- ..."]:
+        with pytest.raises(tr.InputError, match="no words here to translate"):
+            model.translate(wordless)
 
 
 def test_save_and_load_give_identical_outputs(tmp_path):
@@ -191,5 +194,5 @@ def test_casual_typing_is_told_apart_from_a_written_sentence(model):
     "Comme c'est toi qui as l'air."): the page then suggests writing it out."""
     for text in ["how are you", "where are you", "lets eat", "Where is the station", "i am tired."]:
         assert model.translate(text, 1).casual, text
-    for text in ["How are you?", "Where is the station?", "I'm tired.", "He said \"yes.\"", "12 + 3", "!!!"]:
+    for text in ["How are you?", "Where is the station?", "I'm tired.", "He said \"yes.\""]:
         assert not model.translate(text, 1).casual, text
