@@ -251,8 +251,9 @@ with st.expander("Teach it your voice", icon=":material/record_voice_over:", key
                 status.markdown(f"✓ {prompt_text(i, prompt)}  —  recorded (the shared model hears “{digits or 'nothing'}”)"
                                 "; press the microphone to record it again")
             else:  # kept: a voice it doesn't know is often misheard, which is what adapting is for
+                n = len(digits.split())
                 status.markdown(f"⚠️ {prompt_text(i, prompt)}  —  recorded, but the shared model hears "
-                                f"{len(digits.split())} digit{'s' * (len(digits.split()) != 1)} (“{digits or 'nothing'}”"
+                                f"{n} digit{'s' * (n != 1)} (“{digits or 'nothing'}”"
                                 f"), where the prompt has {len(prompt.digits.split())}. If you said the prompt, keep it: a "
                                 "voice it doesn't know is often misheard, and that is what adapting is for. If not, "
                                 "press the microphone to record it again.")
