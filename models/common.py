@@ -221,6 +221,7 @@ class _Recording(torch.nn.Module):
 
 
 _TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # net -> {(shape, dtype, device, grad): traced}
+_TRACE_LOCK = threading.Lock()  # one torch.jit.trace at a time (see _trace)
 
 
 def autocast(device: torch.device):
@@ -249,10 +250,21 @@ def run_recording(net: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, 
         return net(x, activations), activations
     x = x.contiguous(memory_format=torch.channels_last)  # (B, C, H, W) images, as in training
     key = (tuple(x.shape), x.dtype, x.device, torch.is_grad_enabled())
-    traced = _TRACED.setdefault(net, {}).get(key)
+    traced = _TRACED.get(net, {}).get(key)
     if traced is None:
-        with torch.inference_mode(False), torch.set_grad_enabled(key[3]), autocast(x.device):
-            example = x.clone()  # an inference-mode tensor can't be traced through
-            traced = torch.jit.trace(_Recording(net).eval(), example, strict=False, check_trace=False)
-        _TRACED[net][key] = traced
+        traced = _trace(net, x, key)
     return traced(x)
+
+
+def _trace(net: torch.nn.Module, x: torch.Tensor, key: tuple):
+    """Trace `net` for inputs like x, once: two viewers' threads tracing the same network at once break each
+    other's trace ("Cannot insert a Tensor that requires grad as a constant": seen at 20 viewers of the faces
+    page). One trace at a time in the process; whoever waited finds the first one's trace and uses it."""
+    with _TRACE_LOCK:
+        traced = _TRACED.get(net, {}).get(key)
+        if traced is None:
+            with torch.inference_mode(False), torch.set_grad_enabled(key[3]), autocast(x.device):
+                example = x.clone()  # an inference-mode tensor can't be traced through
+                traced = torch.jit.trace(_Recording(net).eval(), example, strict=False, check_trace=False)
+            _TRACED.setdefault(net, {})[key] = traced
+        return traced
