@@ -13,10 +13,11 @@ the ForwardMsgs (new_session, delta, script_finished) and keeps each run's eleme
 frontend does. Parsing protobufs costs the client a few % of a core, even at N=20.
 
 Starts `streamlit run app.py` (headless, on --port or a free one; log in $TMPDIR/deep-learning-live-load-ws.log)
-and waits for /_stcore/health. A warm-up session first goes through every page once (models loaded, caches
-filled; not measured). Then, for each N, N sessions run at once (asyncio, one WebSocket each), each through
-every page of benchmarks/flows.py (--rounds times), starting at different pages so that they spread over the
-models. On each page it gives the flow's inputs this way:
+and waits for /_stcore/health. A warm-up session first goes through every page and every input of each page once
+(models loaded, networks traced, caches filled; not measured). Then, for each N, N sessions run at once (asyncio,
+one WebSocket each), each through every page of benchmarks/flows.py (--rounds times), starting at different pages
+so that they spread over the models; pages without an input (live, faces) are loaded only. On each page it gives
+one of the flow's inputs this way:
 
     link    home: loads the example's page by its name (what clicking its link asks of the server)
     draw    the canvas component's state <- the digit drawn as a PNG data URL (harness/drawing.py)
@@ -25,8 +26,8 @@ models. On each page it gives the flow's inputs this way:
     (uploads and recordings go through the HTTP upload endpoint: not done here; load.py does them.)
 
 Page load = from sending the rerun into the page to its script_finished; interaction = from sending the rerun
-with the widget value to script_finished. Each is checked on the run's Markdown and alerts, read as a viewer
-reads them: errors are exception elements, st.error alerts, compile errors, page-not-found, wrong or missing
+with the widget value to script_finished. Each is checked on the run's Markdown, headings and alerts, read as a
+viewer reads them: errors are exception elements, st.error alerts, compile errors, page-not-found, wrong or missing
 answers, timeouts, lost connections, and tracebacks in the server log. At N >= 10 several sessions run the same
 model at once (the "max same-page overlap" line says how many): any exception or wrong answer there is a
 thread-safety bug. The server's RSS and CPU (its process and children; 100 % = one core) are sampled every
@@ -36,8 +37,11 @@ Soak (--soak K, 0 to skip): one session does K interactions cycling through flow
 digits, photos; ten per page visit, then the next page); the server's RSS after --soak-warmup interactions
 (default 100, at most K/2) is compared with its RSS at the end.
 
+Exit status 1 when any error was seen (warm-up included), 0 otherwise: tests/test_load_ws.py runs it at N = 5 in
+CI, so that a page whose text changed cannot leave the harness stale again.
+
 Targets, on the 2-core CPU machine: 10 concurrent sessions with zero errors and p95 interaction latency
-<= 1 s; soak RSS growth <= 5 %.
+<= 1 s; 50 with zero errors and p95 interaction latency <= 1.5 s; soak RSS growth <= 5 %.
 """
 from __future__ import annotations
 
@@ -187,11 +191,12 @@ def visible(body: str) -> str:
 
 
 def texts(run: Run) -> list[str]:
-    """What the run's Markdown (captions included) and alerts read, in page order."""
+    """What the run's Markdown (captions included), headings (st.title, st.subheader) and alerts read, in page
+    order: what a viewer reads, as benchmarks/load.py reads it in the browser."""
     out = []
     for e in run.elements:
         which = e.WhichOneof("type")
-        if which in ("markdown", "alert"):
+        if which in ("markdown", "alert", "heading"):
             out.append(visible(getattr(e, which).body))
     return out
 

@@ -71,7 +71,9 @@ class Harness:
     soak_kinds: frozenset[str]  # those it can give again and again on one page visit
 
     def pages(self) -> list[Flow]:
-        return [flow for flow in FLOWS.values() if flow.steps_for(self.kinds)]
+        """The pages a session goes through: those with an input it can give, and those with none (only loaded:
+        the live and face pages, whose first result is the work)."""
+        return [flow for flow in FLOWS.values() if flow.steps_for(self.kinds) or not flow.steps]
 
     def soak_pages(self) -> list[Flow]:
         return [FLOWS[name] for name in SOAK if FLOWS[name].steps_for(self.soak_kinds)]
@@ -116,11 +118,28 @@ async def session(harness: Harness, timeout: float, k: int, rounds: int, stats: 
         await viewer.open()
         for r in range(rounds):
             for flow in flows:
-                if await load(viewer, stats, flow):
+                if await load(viewer, stats, flow) and flow.steps_for(harness.kinds):
                     await interact(viewer, stats, flow, step(flow, k + r, harness.kinds))
                 await viewer.inspect(flow.name)
     except Exception as e:  # noqa: BLE001 - e.g. the connection could not be opened
         stats.error(f"session {k}", e)
+    finally:
+        await viewer.close()
+
+
+async def warm_up(harness: Harness, timeout: float, stats: Stats) -> None:
+    """One viewer through every page and every input each page has (each of home's links, each photo...): models
+    loaded, traces made and caches filled before anything is measured."""
+    viewer = harness.viewer(stats, timeout)
+    try:
+        await viewer.open()
+        for flow in harness.pages():
+            for s in flow.steps_for(harness.kinds) or [None]:
+                if await load(viewer, stats, flow) and s is not None:
+                    await interact(viewer, stats, flow, s)
+            await viewer.inspect(flow.name)
+    except Exception as e:  # noqa: BLE001 - e.g. the connection could not be opened
+        stats.error("warm-up", e)
     finally:
         await viewer.close()
 
@@ -185,7 +204,7 @@ async def measure(harness: Harness, timeout: float, n: int, rounds: int, server_
     return stats
 
 
-async def soak(harness: Harness, timeout: float, total: int, warmup: int, server_pid: int, log: Path) -> None:
+async def soak(harness: Harness, timeout: float, total: int, warmup: int, server_pid: int, log: Path) -> Stats:
     """One viewer, `total` interactions over the soak's pages, a fresh visit every SOAK_VISIT; the server's RSS
     after `warmup` interactions against its RSS at the end."""
     stats, tracebacks, pages = Stats(), log_tracebacks(log), harness.soak_pages()
@@ -218,22 +237,27 @@ async def soak(harness: Harness, timeout: float, total: int, warmup: int, server
           f"{growth:+.1f} % (target <= 5 %)", flush=True)
     print(f"    act p95 by page: {by_page(stats.interactions)}", flush=True)
     print_errors(stats.errors)
+    return stats
 
 
 # ---- main -------------------------------------------------------------------------------------------------------
 
-async def run(args, make_harness, client: str, server_pid: int, log: Path) -> None:
+async def run(args, make_harness, client: str, server_pid: int, log: Path) -> int:
+    """The warm-up, each N, the soak; the number of errors seen in all of them."""
     async with make_harness(args) as harness:
         warm, t = Stats(), time.perf_counter()
-        await session(harness, max(args.timeout, 120), 0, 1, warm)  # the first loads load the models
-        print(f"warm-up session (every page once, not measured): {time.perf_counter() - t:.1f} s, "
+        await warm_up(harness, max(args.timeout, 120), warm)  # the first loads load the models
+        print(f"warm-up session (every page and input once, not measured): {time.perf_counter() - t:.1f} s, "
               f"{len(warm.errors)} errors", flush=True)
         print_errors(warm.errors)
+        errors = len(warm.errors)
         print(header(client), flush=True)
         for n in args.sessions:
-            await measure(harness, args.timeout, n, args.rounds, server_pid, log)
+            errors += len((await measure(harness, args.timeout, n, args.rounds, server_pid, log)).errors)
         if args.soak:
-            await soak(harness, args.timeout, args.soak, min(args.soak_warmup, args.soak // 2), server_pid, log)
+            errors += len((await soak(harness, args.timeout, args.soak, min(args.soak_warmup, args.soak // 2),
+                                      server_pid, log)).errors)
+        return errors
 
 
 def main(doc: str, make_harness: Callable[[argparse.Namespace], AsyncContextManager[Harness]], *, log: Path,
@@ -257,10 +281,14 @@ def main(doc: str, make_harness: Callable[[argparse.Namespace], AsyncContextMana
         raise SystemExit(str(e)) from None
     print(f"server on port {args.port}, pid {server.pid}, log {log}", flush=True)
     try:
-        asyncio.run(run(args, make_harness, client, server.pid, log))  # viewers close in `finally`, also when cancelled
+        errors = asyncio.run(run(args, make_harness, client, server.pid, log))  # viewers close in `finally`
     except KeyboardInterrupt:
         print("interrupted: viewers closed, server stopped", flush=True)
         sys.exit(130)
     finally:
         stop_server(server)
+    if errors:  # exit status 1: CI (tests/test_load_ws.py) and scripts see that the run was not clean
+        print(f"FAILED: {errors} error(s) in all (warm-up included)", flush=True)
+        sys.exit(1)
+    print("no errors", flush=True)
 
