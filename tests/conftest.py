@@ -1,5 +1,6 @@
-"""Shared fixtures: the data directory (tests that need it skip, with the reason, when it is absent); the app's
-server, Chromium and espeak-ng from harness/ (what the benchmarks use too)."""
+"""Shared fixtures: the data directory (tests that need it skip, with the reason, when it is absent; with $DATA_DIR
+set, such a skip fails the run); the app's server, Chromium and espeak-ng from harness/ (what the benchmarks use
+too); `--wrong-model=NAME`, a wrong model on purpose for the answer tests (tests/wrong_models.py)."""
 from __future__ import annotations
 
 import os
@@ -18,6 +19,67 @@ from harness.server import free_port, start_server, stop_server  # noqa: E402,F4
 
 
 TORCH_THREADS = torch.get_num_threads()  # at the start of the session: torch's default, every core
+DATA_SKIP = "set DATA_DIR"  # in the reason of every skip for want of data (require)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--wrong-model", choices=["speech", "faces", "photos", "digits", "translate"], default=None,
+                     help="patch that model to answer wrong (tests/wrong_models.py) and run only the tests marked "
+                          "answers(NAME): each must fail (tests/test_wrong_models.py)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "answers(*pages): checks the answer these pages show, in their headline "
+                                       "(tests/answers.py); must fail under --wrong-model=PAGE")
+    name = config.getoption("--wrong-model")
+    if name:
+        from wrong_models import WRONG
+
+        config.wrong_patch = pytest.MonkeyPatch()
+        WRONG[name](config.wrong_patch)
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "wrong_patch", None) is not None:
+        config.wrong_patch.undo()
+
+
+def pytest_collection_modifyitems(config, items):
+    name = config.getoption("--wrong-model")
+    if not name:
+        return
+    keep = [i for i in items if any(name in m.args for m in i.iter_markers("answers"))]
+    config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+    items[:] = keep
+
+
+DATA_SKIPS: list[str] = []  # node ids of the tests skipped for want of data
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and DATA_SKIP in str(report.longrepr):
+        DATA_SKIPS.append(report.nodeid)
+
+
+def data_skips_fail(config) -> bool:
+    """With $DATA_DIR set (CI sets it when ../shared/data is there), a test skipped for want of data fails the run:
+    an accuracy test that skips would hide a wrong model."""
+    return bool(DATA_SKIPS and os.environ.get("DATA_DIR") and not config.getoption("--wrong-model"))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if data_skips_fail(session.config):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The count of tests skipped for want of data, always."""
+    terminalreporter.write_sep("-", f"tests skipped for want of data: {len(DATA_SKIPS)}")
+    for nodeid in DATA_SKIPS:
+        terminalreporter.write_line(f"  {nodeid}")
+    if data_skips_fail(config):
+        terminalreporter.write_line(f"FAILED: DATA_DIR={os.environ['DATA_DIR']} is set, yet {len(DATA_SKIPS)} "
+                                    "tests skipped for want of data", red=True)
 
 
 @pytest.fixture(autouse=True)
@@ -41,9 +103,29 @@ def require(relative: str) -> Path:
     return data_dir()
 
 
+def shipped_as_data(tmp_path_factory, files: dict[str, Path]) -> Path:
+    """Data that ships in the repository, laid out as in the data directory (links in a temporary folder): the tests
+    that read it never skip."""
+    root = tmp_path_factory.mktemp("shipped_data")
+    for relative, source in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).symlink_to(source)
+    return root
+
+
 @pytest.fixture(scope="session")
-def mnist_dir() -> Path:
-    return require("vision/MNIST/raw/t10k-images-idx3-ubyte.gz")
+def mnist_dir(tmp_path_factory) -> Path:
+    """MNIST's four official files as they ship in assets/mnist/ (md5-checked by tests/test_live.py), in the data
+    directory's layout (vision/MNIST/raw/)."""
+    shipped = ROOT / "assets" / "mnist"
+    return shipped_as_data(tmp_path_factory, {f"vision/MNIST/raw/{p.name}": p for p in shipped.glob("*.gz")})
+
+
+@pytest.fixture(scope="session")
+def orl_dir(tmp_path_factory) -> Path:
+    """ORL's 400 faces as they ship in assets/faces/orl.npz (the data folder's file, byte for byte: tests/test_faces.py),
+    in the data directory's layout (vision/faces/orl.npz)."""
+    return shipped_as_data(tmp_path_factory, {"vision/faces/orl.npz": ROOT / "assets" / "faces" / "orl.npz"})
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,7 @@ import soundfile as sf
 from PIL import Image, PngImagePlugin
 from streamlit.testing.v1 import AppTest
 
+import answers
 from conftest import ROOT
 from harness.drawing import render
 from test_app import all_text, app, canvas_state, chart_titles, example_wav, png_bytes
@@ -299,8 +300,9 @@ def test_speech_odd_uploads(speech_at, name, data, messages):
     speech_at.file_uploader(key="upload").set_value((name, data(), "audio/wav")).run()
     text = check(speech_at, name)
     assert not speech_at.error, (name, [e.value for e in speech_at.error])
-    for message in messages:
-        assert message in text, (name, message, text[:600])
+    for message in messages:  # the PIN in the headline only (a caption's best guess is no answer)
+        assert message in text if message != PIN else answers.speech(speech_at) in (PIN, answers.NOT_SURE), (
+            name, message, text[:600])
     # Either digits or "No speech detected", and the figure of what the network heard.
     assert "confidence per digit" in text or "**No speech detected.**" in text, (name, text[:600])
     # Digits in the headline only when sure; else the headline says it is not sure.
@@ -454,7 +456,8 @@ def test_uploads_are_not_left_on_disk():
     at.switch_page("app_pages/speech.py").run()
     at.segmented_control(key="source").set_value("Upload").run()
     at.file_uploader(key="upload").set_value((f"{marker}.wav", audio, "audio/wav")).run()
-    assert PIN in check(at, "audio with marker")
+    check(at, "audio with marker")
+    assert answers.speech(at) in (PIN, answers.NOT_SURE)
     at.switch_page("app_pages/translate.py").run()
     at.text_input(key="sentence").set_value(f"My password is {marker}.").run()
     assert translation(at)

@@ -17,14 +17,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from answers import expect
 from harness.drawing import render
 from models.common import return_freed_memory
-from test_app import all_text, app, canvas_state, cam_class, chart_titles, example_wav, png_bytes, translation
+from test_app import all_text, app, canvas_state, cam_class, chart_titles, example_wav, png_bytes
 
 ROUNDS = int(__import__("os").environ.get("SESSION_ROUNDS", 12))  # x 23 interactions each: 276 after the warm-up round
-SENTENCES = ["The cat is sleeping on the sofa.", "I don't know what to do.", "Where is the station?",
-             "Two children are playing football in the park."]
+# Each sentence with the start of its translation at beams 1 and 5 (words in their order: a shuffle fails it).
+SENTENCES = [("The cat is sleeping on the sofa.", "Le chat dort sur le canapé"),
+             ("I don't know what to do.", "Je ne sais pas quoi faire"), ("Where is the station?", "Où est la gare"),
+             ("Two children are playing football in the park.", "Deux enfants jouent au football dans le parc")]
 WORDS = [("france", "france"), ("King", "king"), ("music", "music"), ("three", "three")]
+# Unseen people (gallery photo 1) and a photo of each that the network names right: its misses are measured on the
+# card (95.6 % of one-shot probes), not here. Person 35's photo 6, for one, is "not in the gallery" (0.506 < 0.545).
+FACES = [(30, 1), (31, 4), (32, 7), (33, 10), (34, 3), (35, 7), (36, 9), (37, 2), (38, 5), (39, 8)]
 
 
 def rss_mb() -> float:
@@ -59,7 +65,7 @@ class Viewer:
         version = self.at.session_state["canvas_version"] if "canvas_version" in self.at.session_state else 0
         self.at.session_state[f"canvas_{version}"] = canvas_state(render(digit, 60, 40, 180, 18))
         self.run()
-        assert f"**{digit}**" in all_text(self.at) and "It's" in all_text(self.at)
+        expect(self.at, "digits", str(digit))
         self.at.button[0].click()  # Clear
         self.run()
         assert "Draw a digit" in self.at.info[0].value
@@ -73,7 +79,7 @@ class Viewer:
         box = cam_class(self.at)
         assert box.value == box.options[0]  # a new photo: the heatmap explains its own answer
         if truth:
-            assert f"It's a **{truth}**" in all_text(self.at).replace("It's an", "It's a")
+            expect(self.at, "photos", truth)
         box.set_value(box.options[1])
         self.run()
         assert f"the evidence for “{box.options[1]}”" in " ".join(chart_titles(self.at))
@@ -91,20 +97,20 @@ class Viewer:
         self.run()
         self.at.selectbox(key="example").set_value(example)
         self.run()
-        assert says in all_text(self.at)
+        expect(self.at, "speech", says)  # the headline: the page also prints the clip's known answer
         self.at.segmented_control(key="source").set_value("Upload")
         self.run()
         self.at.file_uploader(key="upload").set_value(("clip.wav", example_wav("three_f3.wav"), "audio/wav"))
         self.run()
-        assert "2 8 6" in all_text(self.at)
+        expect(self.at, "speech", "2 8 6")
 
-    def translate(self, sentence: str, beam: int):
+    def translate(self, sentence: str, french: str, beam: int):
         self.open("translate")
         self.at.text_input(key="sentence").set_value(sentence)
         self.run()
         self.at.select_slider(key="beam").set_value(beam)
         self.run()
-        assert translation(self.at)
+        expect(self.at, "translate", french, contains=True)
 
     def embeddings(self, query: str, word: str, method: str):
         self.open("embeddings")
@@ -121,8 +127,7 @@ class Viewer:
         self.run()
         self.at.slider(key="probe_photo").set_value(photo)
         self.run()
-        text = all_text(self.at)  # named right, or the page says who it was: the answer is this photo's
-        assert f"It's **person {person}**" in text or f"it is person {person}" in text.lower(), text
+        expect(self.at, "faces", f"person {person}")  # the headline (the page also says "Wrong: it is person N")
 
     def live(self, noise: float):
         self.open("live")  # back from another page: Streamlit has dropped its controls (this raised once)
@@ -139,13 +144,14 @@ class Viewer:
         self.digits(k % 10)
         self.photos(*examples[k % len(examples)])
         self.speech(*clips[k % len(clips)])
-        self.translate(SENTENCES[k % len(SENTENCES)], [1, 5][k % 2])
+        self.translate(*SENTENCES[k % len(SENTENCES)], [1, 5][k % 2])
         query, word = WORDS[k % len(WORDS)]
         self.embeddings(query, word, ["PCA", "t-SNE"][k % 2])
-        self.faces(30 + k % 10, 1 + (3 * k) % 10)
+        self.faces(*FACES[k % len(FACES)])
         self.live([0.05, 0.35][k % 2])
 
 
+@pytest.mark.answers("digits", "photos", "speech", "translate", "faces")
 def test_a_long_session_over_every_page_keeps_memory_flat_and_answers_right():
     viewer = Viewer()
     for k in range(2):  # warm-up: every model loaded, every trace made, every example cached
