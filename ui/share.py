@@ -44,6 +44,8 @@ import segno
 import streamlit as st
 from segno import DataOverflowError
 
+from ui import room_address
+
 # Kept in the URL but left out of a shared link: a viewer who scans the presenter's code gets the view, not
 # presenter mode (ui/presenter.py) or the tour (ui/tour.py), nor Streamlit's embedding options.
 NOT_SHARED = ("present", "tour", "step", "embed", "embed_options")
@@ -325,12 +327,19 @@ def shorten(value: str, limit: int = SHOWN_CHARS) -> str:
 
 # ---- the link and its QR code ------------------------------------------------------------------------------------
 def link(page: str | None = None) -> str:
-    """This view's full link: the page's URL (st.context.url) and the query string of st.query_params, without
-    NOT_SHARED's parameters. Outside a browser (AppTest without a URL) the page's path alone."""
-    base = st.context.url or f"/{page or ''}"
+    """This view's full link: the page's URL (st.context.url) as the room can open it (ui/room_address.py: not
+    localhost) and the query string of st.query_params, without NOT_SHARED's parameters. Outside a browser
+    (AppTest without a URL) the page's path alone."""
+    return _link(page)[0]
+
+
+def _link(page: str | None) -> tuple[str, room_address.RoomBase | None]:
+    base = None
+    if st.context.url:
+        base = room_address.room_base(st.context.url, room_address.settings())
     pairs = [(name, value) for name in st.query_params if name.lower() not in NOT_SHARED
              for value in st.query_params.get_all(name)]
-    return base + ("?" + urlencode(pairs) if pairs else "")
+    return (base.url if base else f"/{page or ''}") + ("?" + urlencode(pairs) if pairs else ""), base
 
 
 @functools.lru_cache(maxsize=256)
@@ -357,9 +366,16 @@ def _png_width(png: bytes) -> int:
 def share_view(page: str | None = None) -> str:
     """The "Share this view" control's content: the link in a code box (with its copy button) and a QR code of it,
     large enough to scan from the back of a room. Returns the link."""
-    url = link(page)
+    url, base = _link(page)
+    if base is not None and not base.scannable:  # localhost, which no phone can open: what to do instead
+        st.markdown("**Share this view:** copy the link.")
+        st.code(url, language=None, wrap_lines=True)
+        st.warning(base.note, icon=":material/wifi_off:")
+        return url
     st.markdown("**Share this view:** scan the code, or copy the link.")
     st.code(url, language=None, wrap_lines=True)
+    if base is not None and base.note:
+        st.caption(base.note)
     try:
         png = qr_png(url)
     except DataOverflowError:
