@@ -82,9 +82,9 @@ class Run:
 class Session:
     """One viewer: one WebSocket, one Streamlit session; a reader task parses every ForwardMsg as it comes."""
 
-    def __init__(self, url: str, timeout: float):
-        self.url, self.timeout = url, timeout
-        self.ws, self.reader, self.page_hash = None, None, ""
+    def __init__(self, url: str, timeout: float, headers: dict | None = None):
+        self.url, self.timeout, self.headers = url, timeout, headers  # headers: e.g. the cookies, behind a proxy
+        self.ws, self.reader, self.page_hash, self.session_id = None, None, "", ""
         self.inbox: asyncio.Queue = asyncio.Queue()
 
     async def open(self) -> None:
@@ -93,7 +93,7 @@ class Session:
         # No keepalive pings (the browser sends none either: a busy server must not look dead); no size limit
         # (the 3D map is a few MB); permessage-deflate offered, as browsers do.
         self.ws = await connect(self.url, subprotocols=["streamlit"], max_size=None, ping_interval=None,
-                                open_timeout=self.timeout, close_timeout=2)
+                                open_timeout=self.timeout, close_timeout=2, additional_headers=self.headers)
         self.inbox = asyncio.Queue()
         self.reader = asyncio.create_task(self._read(self.ws, self.inbox))
 
@@ -127,15 +127,16 @@ class Session:
         self.page_hash = ""
         await self.open()
 
-    async def rerun(self, page: str | None = None, widgets: list | None = None) -> Run:
-        """page: load it by URL path (as a browser opening /page); else rerun the current page with `widgets`."""
+    async def rerun(self, page: str | None = None, widgets: list | None = None, query: str = "") -> Run:
+        """page: load it by URL path (as a browser opening /page?query); else rerun the current page with
+        `widgets`."""
         from streamlit.proto.BackMsg_pb2 import BackMsg
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
         msg = BackMsg()
         state = msg.rerun_script
         if page is not None:
-            state.page_name = page
+            state.page_name, state.query_string = page, query
         else:
             state.page_script_hash = self.page_hash
             state.widget_states.widgets.extend(widgets or [])
@@ -156,6 +157,7 @@ class Session:
             kind = item.WhichOneof("type")
             if kind == "new_session":  # every run starts with one (again after st.rerun)
                 started, elements = True, {}
+                self.session_id = item.new_session.initialize.session_id or self.session_id
             elif not started:
                 continue  # left over from before this request (heartbeat acks and the like)
             elif kind == "delta" and item.delta.WhichOneof("type") == "new_element":
@@ -180,6 +182,27 @@ class Session:
                     raise ProtocolError("script finished with a compile error")
                 started = False  # FINISHED_EARLY_FOR_RERUN: the next run's new_session follows
         return Run(time.perf_counter() - t, [elements[k] for k in sorted(elements)], problems)
+
+    async def file_urls(self, names: list[str]) -> list:
+        """Where to upload files for a file_uploader (what the browser asks before its PUT): FileURLs, one a name."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        msg = BackMsg()
+        msg.file_urls_request.request_id = request = f"upload-{time.perf_counter_ns()}"
+        msg.file_urls_request.file_names.extend(names)
+        msg.file_urls_request.session_id = self.session_id
+        await self.ws.send(msg.SerializeToString())
+        deadline = time.perf_counter() + self.timeout
+        while (left := deadline - time.perf_counter()) > 0:
+            try:
+                item = await asyncio.wait_for(self.inbox.get(), left)
+            except asyncio.TimeoutError:
+                break
+            if isinstance(item, Exception):
+                raise ProtocolError(f"connection lost: {type(item).__name__}: {item}")
+            if item.WhichOneof("type") == "file_urls_response" and item.file_urls_response.response_id == request:
+                return list(item.file_urls_response.file_urls)
+        raise TimeoutError(f"no file_urls_response within {self.timeout:g} s")
 
 
 # ---- what the runs show ------------------------------------------------------------------------------------------
