@@ -9,7 +9,6 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
-import scribbles
 from conftest import assert_traced_matches_eager, shipped_card
 from harness.drawing import render
 from models import digits
@@ -243,16 +242,26 @@ def test_reads_pen_stroke_digits_at_any_size_place_and_width(model):
 # ---------------------------------------------------------------- not a digit
 
 UNSEEN_PER_FAMILY = 60  # tests/scribbles.py's six families: 360 drawings
+# The least share flagged per family: measured (2026-12-05, 60 each) polylines 100 %, spirals 96.7 %, waves 98.3 %,
+# doodles 100 %, letters 73.3 %, shapes 88.3 % (92.8 % in all); each bound 2 drawings (3.3 points) below. Letters
+# are the weakest family: over all families together a fall in letters alone hid behind the others.
+LEAST_FLAGGED = {"polyline": 0.96, "spiral": 0.93, "wave": 0.95, "doodle": 0.96, "letters": 0.70, "shapes": 0.85}
 
 
 def test_flags_scribbles_letters_and_shapes_of_a_generator_training_never_used(model):
     """Drawings of tests/scribbles.py (other letters, shapes, stroke counts and curvature than training's
-    train/scribbles.py; anti-aliased): >= 90 % are called not a digit, through the page's `predict`."""
-    flagged = {family: [digits.predict(rgba, model[0]).not_digit for rgba in drawings]
-               for family, drawings in scribbles.scribbles(UNSEEN_PER_FAMILY).items()}
-    rate = sum(map(sum, flagged.values())) / sum(map(len, flagged.values()))
-    by_family = {family: round(float(np.mean(f)), 3) for family, f in flagged.items()}
-    assert rate >= 0.90, (rate, by_family)
+    train/scribbles.py; anti-aliased), through the page's `predict`: each family flagged "not a digit" at least
+    as often as LEAST_FLAGGED says, and as the card says (benchmarks.scribbles --write) within one drawing."""
+    from benchmarks.scribbles import measure
+
+    measured = measure(model[0], UNSEEN_PER_FAMILY)
+    card = model[1]["metrics"].get("unseen_scribbles")
+    assert card is not None, "the card has no metrics.unseen_scribbles: python -m benchmarks.scribbles --write"
+    assert set(measured["by_family"]) == set(LEAST_FLAGGED) == set(card["by_family"])
+    for family, share in measured["by_family"].items():
+        assert share >= LEAST_FLAGGED[family], (family, measured["by_family"])
+        assert share == pytest.approx(card["by_family"][family], abs=1 / UNSEEN_PER_FAMILY + 1e-9), (family, card)
+    assert measured["flagged"] >= 0.90 and measured["flagged"] == pytest.approx(card["flagged"], abs=1 / 360 + 1e-9)
 
 
 def test_training_scribbles_go_through_the_pages_preprocessing(model):

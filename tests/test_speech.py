@@ -330,11 +330,18 @@ def test_shipped_model_on_the_fsdd_test_split(fsdd_dir, shipped):
     from train import speech as T
 
     model, meta = shipped
+    card = meta["metrics"]  # read now: the card's numbers are whatever the shipped model's training measured
     clips = [c for c in T.load_fsdd(str(fsdd_dir)) if c["index"] < 5]
-    singles, strings = T.evaluation_sets(clips, 100)
+    singles, strings = T.evaluation_sets(clips, card["strings"])  # the card's sets: the same seed and count
     result = T.score(model, singles, strings)
-    assert result["single_digit_accuracy"] >= 0.95
-    assert result["string_digit_error_rate"] <= 0.05
+    assert (result["single_digits"], result["strings"], result["string_digits"]) == (
+        card["single_digits"], card["strings"], card["string_digits"])
+    # As the card says, within 2 clips of 300 and 3 digits of the strings' ~930 (the card was measured on another
+    # machine and thread count: sums in another order); 2026-12-05's card: 97.33 % and 0.54 %.
+    assert result["single_digit_accuracy"] == pytest.approx(card["single_digit_accuracy"], abs=2 / len(singles)), result
+    assert result["string_digit_error_rate"] == pytest.approx(card["string_digit_error_rate"],
+                                                              abs=3 / card["string_digits"]), result
+    assert result["single_digit_accuracy"] >= 0.95 and result["string_digit_error_rate"] <= 0.02, result
 
 
 def test_clips_trimmed_to_the_word_are_read_as_well_as_with_pauses(fsdd_dir, shipped):
