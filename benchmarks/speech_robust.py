@@ -33,6 +33,7 @@ from models.common import read_card, write_card
 from train.common import default_data_dir
 
 JASON = Path("speech") / "fsdd_jason"
+ALLISON = Path("speech") / "asterisk_allison"  # a woman's studio voice, 0-9 and "oh": test only
 MIN_SECONDS = 1.0  # shorter clips are broken (the folder's README: 15 under 0.25 s)
 
 
@@ -58,6 +59,16 @@ def load_jason(data_dir: str) -> list[dict]:
             clips.append({"audio": audio, "joined": joined(audio), "digit": int(row["digit"]), "speaker": "jason",
                           "index": int(row["index"])})
     return clips
+
+
+def allison(model, data_dir: str) -> dict:
+    """Allison's 11 words (0.wav ... 9.wav and oh.wav, "oh" being zero) as the page hears them: what was heard."""
+    heard = {}
+    for name in [str(d) for d in range(10)] + ["oh"]:
+        audio, rate = sf.read(Path(data_dir) / ALLISON / f"{name}.wav", dtype="float32")
+        heard[name] = S.transcribe(audio, rate, model).digits
+    right = sum(h == ("0" if name == "oh" else name) for name, h in heard.items())
+    return {"right": right, "clips": len(heard), "heard": heard}
 
 
 def single_digits(model, clips: list[dict], key: str = "audio") -> dict:
@@ -187,6 +198,14 @@ def main() -> None:
     results = {"jason": single_digits(model, jason), "jason_joined": single_digits(model, jason, "joined")}
     print("jason as given:", results["jason"], flush=True)
     print("jason joined:  ", results["jason_joined"], flush=True)
+    if (Path(args.data_dir) / ALLISON).is_dir():
+        results["allison"] = allison(model, args.data_dir)
+        print("allison:", results["allison"], flush=True)
+    if (Path(args.data_dir) / "speech" / "speech_commands").is_dir():
+        from train.speech import load_speech_commands, speech_commands_score
+
+        results["speech_commands_test"] = speech_commands_score(model, load_speech_commands(args.data_dir, "test"))
+        print("speech commands test speakers:", results["speech_commands_test"], flush=True)
     results["noise"] = noise_results(model, noise_clips())
     print("noise:", results["noise"], flush=True)
     start = time.time()
