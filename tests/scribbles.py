@@ -18,7 +18,8 @@ no single straight stroke (a 1), no single smooth oval (a 0), scribbles more tan
 >= 5 pi, 2.5 turns of a spiral, 3 periods of a wave, 4 strokes or more), and no letter written like a digit
 (O o Q D C c, I l i j L T t, S s, Z z, B b G, g q p d a, Y y h; and none of training's letters either).
 
-Measured with the shipped network (tests/test_digits.py, 60 per family): 92.8 % flagged in all; what it misses
+Measured with the shipped network (`python -m benchmarks.scribbles`, 60 per family, on the digits card; checked by
+tests/test_digits.py): 92.8 % flagged in all; what it misses
 is mostly what a hand can make look like a digit: U is read as a 0 (an open 0), u and Ψ as a 4 (a 4 with an
 open top), the smiley as a 0 (its circle). They are kept in the test, counted as misses.
 
