@@ -25,11 +25,9 @@ class Example:
 
 
 def _speech(meta: dict) -> str:
-    held_out = meta.get("held_out_speakers", {})
-    if not held_out:
-        return f"{meta['metrics']['single_digit_accuracy']:.1%} of FSDD test digits"
-    mean = sum(r["string_digit_error_rate"] for r in held_out.values()) / len(held_out)
-    return f"{mean:.1%} digit errors on voices it never heard (mean of {len(held_out)} held-out speakers)"
+    from models.speech import headline
+
+    return headline(meta)
 
 
 def _translate(meta: dict) -> str:

@@ -27,8 +27,7 @@ explain(
     "temporal classification), learns by itself *where* in time each digit is: nobody marked it in the data. "
     "The review's example of RNNs for speech."
 )
-st.caption(f"Trained on {len(meta['training']['training_speakers'])} adult male speakers (FSDD) and synthetic voices: "
-           "other voices (women, children, strong accents) are harder. **Teach it your voice** below if it struggles.")
+st.caption(speech.training_voices(meta) + " **Teach it your voice** below if it struggles.")
 
 
 @st.cache_data(show_spinner=False)
@@ -325,5 +324,4 @@ with st.expander("Teach it your voice", icon=":material/record_voice_over:", key
 # ---- model card -----------------------------------------------------------------------------------
 with st.expander("Model card", icon=":material/info:", key="card"):
     model_card(meta, speech.card_text(meta))
-    st.caption("Free Spoken Digit Dataset (Zohar Jackson et al.), CC BY-SA 4.0. "
-               f"Synthetic voices: {', '.join(meta['training'].get('synthesisers', ['espeak-ng']))}.")
+    st.caption(speech.CREDITS + f" Synthetic voices: {', '.join(meta['training'].get('synthesisers', ['espeak-ng']))}.")

@@ -586,6 +586,35 @@ def default_model() -> SpeechNet:
 
 
 # ---- the model card's text -------------------------------------------------------------------------
+CREDITS = ("Free Spoken Digit Dataset (Zohar Jackson et al.), CC BY-SA 4.0. Speech Commands data set by Google "
+           "(Warden, 2018), CC BY 4.0. felixchen's voice (felixchenfy/ros_speech_commands_classification), MIT. "
+           "Tested on, never trained on: Allison's digits (Asterisk, Digium; CC BY-SA 3.0) and FSDD's jason.")
+
+
+def training_voices(meta: dict) -> str:
+    """One sentence for the page: which voices the shipped network learned from, from its card."""
+    fsdd = len(meta["training"]["training_speakers"])
+    sc = meta["training"].get("speech_commands_train") or {}
+    if not sc:
+        return (f"Trained on {fsdd} adult male speakers (FSDD) and synthetic voices: other voices (women, children, "
+                "strong accents) are harder.")
+    return (f"Trained on {fsdd + sc['speakers']} real voices: FSDD's {fsdd} men and {sc['speakers']} people of Speech "
+            "Commands (men and women, many accents, their own phones and laptops), and synthetic voices. Children "
+            "and very noisy rooms are still harder.")
+
+
+def headline(meta: dict) -> str:
+    """The speech model's headline metric, in a few words: the home page's card and the README say the same."""
+    sc = meta["metrics"].get("speech_commands_test")
+    if sc:
+        return (f"{sc['single_digit_accuracy']:.1%} of single digits right from {sc['speakers']} speakers it never "
+                "heard (Speech Commands test split)")
+    held_out = meta.get("held_out_speakers", {})
+    if not held_out:
+        return f"{meta['metrics']['single_digit_accuracy']:.1%} of FSDD test digits"
+    mean = sum(r["single_digit_accuracy"] for r in held_out.values()) / len(held_out)
+    return f"{mean:.1%} of single digits right from voices it never heard (mean of {len(held_out)} held-out speakers)"
+
 def card_text(meta: dict) -> list[str]:
     """The card's measured lines (markdown), from the checkpoint's JSON: test clips, a table of voices it never heard
     (before and after enrolment), a stranger's room and noise alone, training voices."""
@@ -607,9 +636,23 @@ def card_text(meta: dict) -> list[str]:
     if noise:
         lines.append("**Noise alone** (made by the benchmark): " + "; ".join(
             f"{kind}: “no speech” in {r['no_speech']:.0%} of {r['clips']} clips" for kind, r in noise.items()))
-    lines.append(f"**Training voices:** FSDD speakers {', '.join(training['training_speakers'])} (all adult men) "
-                 f"and {training['synthetic_utterances']:,} synthetic utterances "
-                 f"({', '.join(training.get('synthesisers', ['espeak-ng']))})")
+    sc = m.get("speech_commands_test")
+    if sc:
+        per = ", ".join(f"{WORDS[int(d)]} {r}/{n}" for d, (r, n) in sc["per_digit_right_of"].items())
+        lines.insert(1, f"**Speech Commands test split** ({sc['speakers']} speakers never trained on, their own phones "
+                        f"and rooms): single digits **{sc['single_digit_accuracy']:.1%}** of {sc['clips']}; per word "
+                        f"right of clips (few test clips for two, three, four, six, seven and nine): {per}")
+    if "allison" in robust:
+        a = robust["allison"]
+        wrong = [f"“{w}” heard as “{h or 'nothing'}”" for w, h in a["heard"].items() if h != ("0" if w == "oh" else w)]
+        lines.append(f"**Allison** (a woman's studio voice, 0–9 and “oh”, never trained on): **{a['right']} of "
+                     f"{a['clips']}** right" + (f" ({'; '.join(wrong)})" if wrong else ""))
+    sct = training.get("speech_commands_train") or {}
+    lines.append(f"**Training voices:** FSDD speakers {', '.join(training['training_speakers'])} (all adult men)"
+                 + (f", {sct['clips']:,} clips of {sct['speakers']} Speech Commands speakers (train split; "
+                    f"{sct['fsdd_share']:.0%} of real words drawn from FSDD)" if sct else "")
+                 + f" and {training['synthetic_utterances']:,} synthetic utterances "
+                 f"({', '.join(training.get('synthesisers', ['espeak-ng']))}; some zeros said “oh”)")
     return lines
 
 
