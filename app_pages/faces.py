@@ -55,6 +55,15 @@ def orl_map(method: str) -> np.ndarray:
     return faces.map_2d(orl()["embeddings"], method)[0]
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def orl_map_figure(method: str, highlight: int):
+    """The map of the 400 photos with one ringed: 41 traces, the page's costliest figure to build (40 % of its
+    run), the same for every viewer of that view. Read only: shared by all sessions."""
+    labels = orl()["labels"]
+    return embedding_map(orl_map(method), labels, labels < min(faces.UNSEEN_PEOPLE), method,
+                         highlight=highlight)
+
+
 @st.cache_resource(show_spinner=False)
 def curve_figure():
     return training_curve(meta["curve"])
@@ -142,8 +151,7 @@ with right:
                     key="ranking")
 
 method = st.segmented_control("Map", MAPS, key="map_method", required=True) or "t-SNE"
-st.plotly_chart(embedding_map(orl_map(method), labels, labels < min(unseen_people), method, highlight=probe),
-                key="map")
+st.plotly_chart(orl_map_figure(method, probe), key="map")
 st.caption("Each point is one photo's embedding, placed so that similar embeddings are near (t-SNE) or along the two "
            "directions of largest spread (PCA). Each person's ten photos form a cluster: the unseen people's "
            "(diamonds) too, although the network never learned their faces.")
