@@ -41,6 +41,18 @@ def clusters(n: int, k: int):
     return emb.clusters(n, k)
 
 
+# A search ranks all 60,000 words (~10 ms of CPU, every run of the page): a room asks the same few words, and every
+# viewer's page shows the same example analogy, so each answer is computed once per server.
+@st.cache_data(max_entries=2048, show_spinner=False)
+def nearest(word: str, k: int) -> list[tuple[str, float]]:
+    return emb.nearest(word, k)
+
+
+@st.cache_data(max_entries=2048, show_spinner=False)
+def analogy(a: str, b: str, c: str, k: int) -> list[tuple[str, float]]:
+    return emb.analogy(a, b, c, k)
+
+
 def coordinates(n: int, method: str, perplexity: float):
     """The map's coordinates; a t-SNE never computed in this server yet shows its progress (the model keeps it)."""
     if not emb.needs_computation(n, method, perplexity):
@@ -134,7 +146,7 @@ focus, on_map, neighbours = None, [], []
 word = word_query(query) if query else None
 if word is not None:
     try:
-        neighbours = emb.nearest(word, NEIGHBOURS)
+        neighbours = nearest(word, NEIGHBOURS)
         rank = emb.id(word)
     except UnknownWordError as error:
         st.warning(str(error), icon=":material/search_off:")
@@ -192,7 +204,7 @@ else:
         for w in missing:
             st.warning(str(UnknownWordError(w, emb.suggestions(w))), icon=":material/search_off:")
     else:
-        answers = emb.analogy(a, b, c, 5)
+        answers = analogy(a, b, c, 5)
         st.markdown(f"**{b} − {a} + {c} ≈ {answers[0][0]}**")
         st.plotly_chart(score_bars(answers, f"{a} : {b} :: {c} : ?"), key="analogy")
 
