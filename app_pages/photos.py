@@ -68,7 +68,7 @@ else:
     data = example_bytes(name)
     truth = EXAMPLES[name][1]
     credit = f"{name}: {EXAMPLES[name][2]} (from scikit-image's sample images). " + (
-        f"A CIFAR-10 class: {truth}." if truth else "**Not** one of the ten classes: see how the network copes."
+        f"A CIFAR-10 class: {truth}." if truth else "**Not** one of the ten classes: the network should say so."
     )
 
 if data is None:
@@ -101,7 +101,20 @@ top_class, top_p = result.ranking[0]
 
 left, right = st.columns([1.3, 1], gap="large")
 with right:
-    if result.sure:
+    if result.too_small:
+        st.warning(
+            f"**Too small to tell.** This image is {image.width}×{image.height} pixels; it needs at least "
+            f"{photos.MIN_ANSWER_SIDE} on its short side to show an object. Best guess, for what it's worth: "
+            f"{top_class} ({top_p:.0%}).", icon=":material/zoom_in:")
+    elif result.outlier:
+        st.markdown("### This doesn't look like any of the ten things I know")
+        st.caption(
+            f"Best guesses, small: {', '.join(f'{c} {p:.0%}' for c, p in result.ranking[:2])}. A network trained on "
+            "ten classes spreads all of its belief over those ten, whatever it is shown: a rocket has to be *some* "
+            "class. So it was also shown photos of thousands of other things (food, furniture, tools, other "
+            "animals) and taught to keep its scores flat on them; this photo scores "
+            f"{result.score:.2f}, below the {result.outlier_threshold:.2f} that the ten classes reach.")
+    elif result.sure:
         st.markdown(f"### It's {article(top_class)} **{top_class}** ({top_p:.0%})")
     else:
         st.warning(

@@ -34,10 +34,15 @@ CIFAR_STD = (0.2470, 0.2435, 0.2616)
 # Uploads: refuse before decoding anything bigger (a decompression bomb can claim any size).
 MAX_PIXELS = 50_000_000  # 50 megapixels: above any phone camera's full-resolution photo
 MAX_BYTES = 25 * 1024 * 1024
-MIN_SIDE = 8  # smaller than this holds no recognisable object
+MIN_SIDE = 8  # smaller than this is refused as a file that can't be used
+MIN_ANSWER_SIDE = 24  # below this on its short side an image gets "too small to tell", not a class
 WORKING_SIDE = 1024  # the page shrinks photos to this before anything else
 # Below this top probability the page says "not sure".
 CONFIDENCE_THRESHOLD = 0.5
+# "None of the ten": a photo whose largest logit (with TTA) is below the card's outlier threshold (chosen by
+# train.photos_world on outlier kinds it never trained on) looks like none of the classes. Fine-tuning with outlier
+# exposure taught the network to keep its logits flat, the largest one low, on things that are none of the ten.
+OUTLIER_SCORE = "the largest logit, with test-time augmentation"
 # The layer Grad-CAM explains: block3's first convolution, before pooling (7x7 cells).
 CAM_LAYER = "block3.conv1"
 
@@ -234,25 +239,64 @@ class Analysis:
     crop: tuple[int, int, int, int]  # the square of the photo it saw (left, top, right, bottom)
     tta: bool
     activations: dict[str, np.ndarray] = field(default_factory=dict)  # block -> (C, H, W)
+    score: float = float("inf")  # outlier score: the largest logit (with TTA if asked); low = none of the ten
+    outlier_threshold: float | None = None  # the card's; None: a network without one (no outlier answer)
+    size: tuple[int, int] = (IMAGE_SIZE, IMAGE_SIZE)  # the photo's (width, height)
 
     @property
     def sure(self) -> bool:
         return self.ranking[0][1] >= CONFIDENCE_THRESHOLD
 
+    @property
+    def outlier(self) -> bool:
+        """True when the photo looks like none of the ten classes."""
+        return self.outlier_threshold is not None and self.score < self.outlier_threshold
+
+    @property
+    def too_small(self) -> bool:
+        return min(self.size) < MIN_ANSWER_SIDE
+
+    @property
+    def answered(self) -> bool:
+        """The page names a class in large type only when this holds."""
+        return self.sure and not self.outlier and not self.too_small
+
+
+def outlier_threshold(meta: dict | None = None) -> float | None:
+    """The outlier threshold on the card (the shipped one if no card is given); None if it has none."""
+    meta = meta if meta is not None else shared(NAME).meta
+    return meta.get("outlier", {}).get("threshold")
+
+
+def scores(logits: torch.Tensor) -> torch.Tensor:
+    """(B, 10) logits -> (B,) outlier scores (OUTLIER_SCORE): the largest logit."""
+    return logits.float().max(-1).values
+
+
+def answered(logits: torch.Tensor, threshold: float | None) -> torch.Tensor:
+    """(B, 10) logits -> (B,) bool: sure and not an outlier, exactly as `Analysis.answered` for a large photo."""
+    sure = torch.softmax(logits.float(), -1).max(-1).values >= CONFIDENCE_THRESHOLD
+    return sure if threshold is None else sure & (scores(logits) >= threshold)
+
 
 @torch.inference_mode()
-def analyze(image: Image.Image, model: PhotoNet | None = None, tta: bool = True) -> Analysis:
+def analyze(image: Image.Image, model: PhotoNet | None = None, tta: bool = True,
+            threshold: float | None | str = "card") -> Analysis:
     """Classify a photo with and without TTA (one batch of 6 views, the first being the photo itself)
-    and keep what the page shows: the input, and each block's feature maps for the photo itself."""
+    and keep what the page shows: the input, and each block's feature maps for the photo itself.
+    threshold: the outlier threshold ("card": the shipped card's; None: no outlier answer)."""
     model = model or default_model()
     x = _input(image, model)
     views = tta_views(x)  # (6, 1, 3, 32, 32)
     logits, activations = run_recording(model, views.flatten(0, 1))
     logits = logits.view(*views.shape[:2], -1)  # (6, 1, 10)
-    plain, augmented = _ranking(logits[0, 0]), _ranking(combine_views(logits)[0])
+    combined = combine_views(logits)[0]
+    plain, augmented = _ranking(logits[0, 0]), _ranking(combined)
     maps = {k: v[0].float().cpu().numpy() for k, v in activations.items() if "." not in k}
     ranking, alternative = (augmented, plain) if tta else (plain, augmented)
-    return Analysis(ranking, alternative, x[0].permute(1, 2, 0).cpu().numpy(), crop_box(image.size), tta, maps)
+    score = float(scores(combined if tta else logits[0, 0]))
+    return Analysis(ranking, alternative, x[0].permute(1, 2, 0).cpu().numpy(), crop_box(image.size), tta, maps,
+                    score, outlier_threshold() if threshold == "card" else threshold, image.size)
 
 
 @torch.inference_mode()
@@ -309,7 +353,24 @@ def card_text(meta: dict) -> list[str]:
     """The card's measured lines (markdown), from the checkpoint's JSON: test accuracy, input, other recipes."""
     m = meta["metrics"]
     lines = [f"**CIFAR-10 test accuracy:** {m['test_accuracy']:.2%}; with test-time augmentation "
-             f"{m['test_accuracy_tta']:.2%} ({m['test_images']:,} test images)",
-             f"**Input:** the photo's largest centred square, resized to {IMAGE_SIZE}×{IMAGE_SIZE}"]
+             f"{m['test_accuracy_tta']:.2%} ({m['test_images']:,} test images)"]
+    w, outlier = m.get("world"), meta.get("outlier")
+    if w and outlier:
+        lines += [
+            f"**Answered** (sure, and not “none of the ten”): **{w['cifar10_test_answered']:.1%}** of CIFAR-10's test "
+            "photos; the others get “not sure” or “none of the ten”",
+            f"**Real photos of its classes** (1,050 Tiny ImageNet photos of cats, dogs, birds, frogs, cars, trucks and "
+            f"ships; never trained on): **{w['real_photos_top1']:.1%}** named right; {w['real_photos_answered']:.1%} "
+            f"answered, {w['real_photos_answered_right']:.1%} answered and right",
+            f"**None of the ten:** photos of {len(outlier['kinds']['test'])} kinds of thing it never saw (neither "
+            f"trained nor tuned on) given a class in the answer's type: **{w['outliers_test_headlined']:.1%}** "
+            f"({w['outliers_validation_headlined']:.1%} on the {len(outlier['kinds']['validation'])} kinds that chose "
+            f"the threshold). The score: {outlier['score']}, threshold {outlier['threshold']:.2f}, {outlier['rule']}",
+            f"**Fine-tuned for the world** ({meta['fine_tune']['seconds'] / 60:.0f} min on "
+            f"{meta['fine_tune']['hardware']}) from the CIFAR-10 network with outlier exposure on "
+            f"{len(outlier['kinds']['train'])} other kinds of thing (Tiny ImageNet, ImageNet's non-commercial "
+            f"research and education terms) and real-photo augmentations: `{meta['fine_tune']['command']}`"]
+    lines.append(f"**Input:** the photo's largest centred square, resized to {IMAGE_SIZE}×{IMAGE_SIZE}; images under "
+                 f"{MIN_ANSWER_SIDE} px on their short side are too small to tell")
     return lines + alternative_lines(meta, lambda a: f"{a['metrics']['test_accuracy_tta']:.2%} with test-time "
                                                   f"augmentation ({a['metrics']['test_accuracy']:.2%} without)")
