@@ -180,8 +180,9 @@ with side:
     else:
         st.caption("Find a word to see its 10 nearest neighbours by cosine similarity, drawn as lines on the map.")
 
-st.download_button("Download these coordinates (CSV)", embeddings.coordinates_csv(words, xyz, groups), file_name=f"words_{method.lower()}_{n}.csv",
-                   mime="text/csv", icon=":material/download:")
+# The CSV is made when the button is pressed (a callable), not at every run of the page for every viewer.
+st.download_button("Download these coordinates (CSV)", lambda: embeddings.coordinates_csv(words, xyz, groups),
+                   file_name=f"words_{method.lower()}_{n}.csv", mime="text/csv", icon=":material/download:")
 
 # ---- analogies ------------------------------------------------------------------------------
 st.subheader("Analogies: vector arithmetic")

@@ -310,3 +310,8 @@ def test_a_link_sets_the_view_and_the_view_sets_the_link(page, app_url):
     page.get_by_text("Nearest to “king”").wait_for()
     page.get_by_text("PCA of the 1,000 most frequent words").wait_for()
     assert page.get_by_text("Traceback").count() == 0
+    with page.expect_download() as download:  # made when pressed (a callable), not at every run of the page
+        page.get_by_role("button", name="Download these coordinates (CSV)").click()
+    assert download.value.suggested_filename == "words_pca_1000.csv"
+    rows = open(download.value.path(), encoding="utf-8").read().splitlines()
+    assert rows[0] == "rank,word,x,y,z,group" and rows[1].startswith("1,the,") and len(rows) == 1001
