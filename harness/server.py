@@ -19,16 +19,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, log: Path | None = None, timeout: float = 120, poll: float = 0.3) -> subprocess.Popen:
+def start_server(port: int, log: Path | None = None, timeout: float = 120, poll: float = 0.3,
+                 cpus: set[int] | None = None) -> subprocess.Popen:
     """`streamlit run app.py` on `port`, its output in `log` (None: discarded); returns once /_stcore/health
-    answers (polled every `poll` s). RuntimeError when the port is taken, the server exits, or `timeout` s pass."""
+    answers (polled every `poll` s). RuntimeError when the port is taken, the server exits, or `timeout` s pass.
+    cpus: the cores it may run on (Linux; e.g. one replica per core), None: any."""
     with socket.socket() as s:
         if s.connect_ex(("127.0.0.1", port)) == 0:
             raise RuntimeError(f"port {port} is already in use (another server?): choose another")
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port",
            str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     out = log.open("w") if log is not None else subprocess.DEVNULL
-    server = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+    server = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, preexec_fn=pin)
     where = f": see {log}" if log is not None else ""
     deadline = time.time() + timeout
     while time.time() < deadline:
