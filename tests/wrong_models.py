@@ -2,7 +2,8 @@
 
 `python -m pytest --wrong-model=NAME` (tests/conftest.py) patches the model module's public function(s) that the
 page calls, for the whole test process, and runs only the tests marked `@pytest.mark.answers(NAME)`: each must
-FAIL, on an answer check (tests/answers.py). Only the answer changes: the page runs as usual (same confidence,
+FAIL, on an answer check (tests/answers.py). Only the answer changes (a photo that is none of the ten classes gets
+a class, its second): the page runs as usual (same confidence,
 same figures), so the answer check is all that can notice. The patches wrap the modules' public functions, not
 their internals, so they hold when a model is retrained.
 """
@@ -58,7 +59,10 @@ def photos(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def wrong_analysis(*args, **kwargs):
         a = analyze(*args, **kwargs)
-        return dataclasses.replace(a, ranking=runner_up_first(a.ranking))
+        changes = {"ranking": runner_up_first(a.ranking)}
+        if getattr(a, "outlier", False) and "score" in {f.name for f in dataclasses.fields(a)}:
+            changes["score"] = float("inf")  # none of the ten: answered with a class all the same
+        return dataclasses.replace(a, **changes)
 
     monkeypatch.setattr(module, "analyze", wrong_analysis)
     monkeypatch.setattr(module, "classify", lambda *a, **k: runner_up_first(classify(*a, **k)))
