@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import AsyncContextManager, Callable
 
 from benchmarks.flows import FLOWS, SOAK, SOAK_VISIT, Flow, Step
+from harness.run_async import run as run_async
 from harness.server import Sampler, free_port, log_tracebacks, server_rss, start_server, stop_server
 
 
@@ -281,7 +282,7 @@ def main(doc: str, make_harness: Callable[[argparse.Namespace], AsyncContextMana
         raise SystemExit(str(e)) from None
     print(f"server on port {args.port}, pid {server.pid}, log {log}", flush=True)
     try:
-        errors = asyncio.run(run(args, make_harness, client, server.pid, log))  # viewers close in `finally`
+        errors = run_async(run(args, make_harness, client, server.pid, log))  # viewers close in `finally`
     except KeyboardInterrupt:
         print("interrupted: viewers closed, server stopped", flush=True)
         sys.exit(130)

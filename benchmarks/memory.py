@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from benchmarks import load_ws, loadtest
+from harness.run_async import run as run_async
 from harness.replicas import upload_a_photo
 from harness.server import Sampler, free_port, log_tracebacks, server_rss, start_server, stop_server
 
@@ -98,7 +99,7 @@ def main() -> None:
     print(f"server on port {args.port}, pid {server.pid}, log {LOG}; RSS at start {server_rss(server.pid) / 2**20:,.0f} MB",
           flush=True)
     try:
-        errors = asyncio.run(run(args, server))
+        errors = run_async(run(args, server))
     finally:
         stop_server(server)
     if errors:

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from benchmarks import load_ws, loadtest
+from harness.run_async import run as run_async
 from harness.replicas import nginx
 from harness.server import free_port, log_tracebacks, server_rss, start_server, stop_server
 
@@ -89,7 +90,7 @@ def main() -> None:
                    for port, pin in zip(ports, pins)]
         servers = [future.result() for future in started]
     try:
-        errors = asyncio.run(run(args, ports, servers))
+        errors = run_async(run(args, ports, servers))
     finally:
         for server in servers:
             stop_server(server)

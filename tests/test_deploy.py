@@ -14,6 +14,7 @@ import yaml
 
 from conftest import ROOT
 from harness import replicas
+from harness.run_async import run as run_async
 from harness.server import free_port, start_server, stop_server
 
 DEPLOY = ROOT / "deploy"
@@ -52,12 +53,12 @@ def test_viewers_through_nginx_upload_and_see_media_on_their_own_replica_and_bot
     the page's /media images; every HTTP request of a viewer reached one replica; both replicas served viewers."""
     served = set()
     with replicas.nginx(two_replicas) as url:
-        results = asyncio.run(viewers(url, 6))
+        results = run_async(viewers(url, 6))
         for _ in range(16):  # the replica comes from a hash of a random cookie: a seventh viewer and on, if needed
             served = {r.replica for r in results}
             if len(served) == 2:
                 break
-            results += asyncio.run(viewers(url, 1))
+            results += run_async(viewers(url, 1))
     for result in results:
         assert not result.failures, result
         assert result.answer.startswith(replicas.UPLOAD_ANSWER) and result.media >= 2, result
@@ -71,7 +72,7 @@ def test_without_affinity_uploads_or_media_reach_the_wrong_replica(two_replicas)
     session_id") or its media (404) reach the replica that does not hold its session: this is what the affinity of
     the test above prevents, so that test can fail."""
     with replicas.nginx(two_replicas, affinity=False) as url:
-        results = asyncio.run(viewers(url, 4))
+        results = run_async(viewers(url, 4))
     failures = [f for r in results for f in r.failures]
     assert failures, results
     for failure in failures:
