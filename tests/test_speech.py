@@ -348,13 +348,14 @@ def test_shipped_model_on_the_fsdd_test_split(fsdd_dir, shipped):
 def test_clips_trimmed_to_the_word_are_read_as_well_as_with_pauses(fsdd_dir, shipped):
     """A file cut close to the word (FSDD's own clips, as given, which a presenter may upload) gets the quiet
     context the network learned with: the official test clips as given read about as well as with 0.3 s of
-    silence around (97.3 %); without the added silence, 88.3 %. Preprocessing puts PAD_SECONDS of silence first."""
+    silence around (the card's FSDD test number; 94.3 % vs 95.3 % on 2026-12-05's network); without the added
+    silence, 88.3 % (2026-12-01's network: 97.3 % with pauses). Preprocessing puts PAD_SECONDS of silence first."""
     from train import speech as T
 
-    model, _ = shipped
+    model, meta = shipped
     clips = [c for c in T.load_fsdd(str(fsdd_dir)) if c["index"] < 5]
     exact = np.mean([S.transcribe(c["audio"], S.SAMPLE_RATE, model).digits == str(c["digit"]) for c in clips])
-    assert exact >= 0.95
+    assert exact >= meta["metrics"]["single_digit_accuracy"] - 0.02 and exact >= 0.92
     word = clips[0]["audio"]
     prepared = S.preprocess(word, S.SAMPLE_RATE)
     pad = int(S.PAD_SECONDS * S.SAMPLE_RATE)
@@ -521,3 +522,20 @@ def test_the_card_and_the_readme_state_the_same_speech_headline():
     row = next(line for line in readme.splitlines() if line.startswith("| Record speech"))
     assert sc is not None and f"**{sc['single_digit_accuracy']:.1%}**".replace("%", " %") in row, row
     assert f"{sc['single_digit_accuracy']:.1%}" in S.headline(meta)
+
+
+def test_held_out_rows_of_the_previous_network_say_so():
+    """The six held-out FSDD runs were measured on the network shipped before 2026-12-05: the card's rows and the
+    page's enrolment sentence say which were, and a re-measured speaker's row does not."""
+    run = {"single_digit_accuracy": 0.7, "string_digit_error_rate": 0.2,
+           "after_enrolment": {"single_digit_accuracy": 0.95, "string_digit_error_rate": 0.02}}
+    meta = {"metrics": {"test_set": "t", "single_digit_accuracy": 0.9, "single_digits": 10,
+                        "string_digit_error_rate": 0.1},
+            "training": {"training_speakers": ["lucas"], "synthetic_utterances": 0},
+            "held_out_speakers": {"george": run, "nicolas": {**run, "previous_network": True}}}
+    rows = dict((who.split(" ")[0], who) for who, _, _ in S.voice_rows(meta))
+    assert "previous network" in rows["nicolas"] and "previous network" not in rows["george"]
+    assert "(1 of them measured on the previous network" in S.enrolment_summary(meta)
+    assert any(line.startswith("*Previous network*") for line in S.card_text(meta))
+    del meta["held_out_speakers"]["nicolas"]
+    assert "previous" not in S.enrolment_summary(meta) and not any("Previous" in l for l in S.card_text(meta))
