@@ -288,8 +288,13 @@ def main(doc: str, make_harness: Callable[[argparse.Namespace], AsyncContextMana
         sys.exit(130)
     finally:
         stop_server(server)
-    if errors:  # exit status 1: CI (tests/test_load_ws.py) and scripts see that the run was not clean
-        print(f"FAILED: {errors} error(s) in all (warm-up included)", flush=True)
+    exit_on_errors(errors, " in all (warm-up included)")
+
+
+def exit_on_errors(errors: int, where: str = "") -> None:
+    """Exit status 1 on any error: CI (tests/test_load_ws.py) and scripts see that the run was not clean."""
+    if errors:
+        print(f"FAILED: {errors} error(s){where}", flush=True)
         sys.exit(1)
     print("no errors", flush=True)
 

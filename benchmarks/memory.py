@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -102,10 +101,7 @@ def main() -> None:
         errors = run_async(run(args, server))
     finally:
         stop_server(server)
-    if errors:
-        print(f"FAILED: {errors} error(s)", flush=True)
-        sys.exit(1)
-    print("no errors", flush=True)
+    loadtest.exit_on_errors(errors)
 
 
 if __name__ == "__main__":

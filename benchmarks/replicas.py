@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import concurrent.futures
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -94,10 +93,7 @@ def main() -> None:
     finally:
         for server in servers:
             stop_server(server)
-    if errors:
-        print(f"FAILED: {errors} error(s)", flush=True)
-        sys.exit(1)
-    print("no errors", flush=True)
+    loadtest.exit_on_errors(errors)
 
 
 if __name__ == "__main__":
