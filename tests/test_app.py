@@ -163,10 +163,15 @@ def test_photos_page_example_is_shown_at_once():
     assert "Without a GPU:" in text and "python -m train.photos" in text
 
 
+@pytest.mark.answers("photos")
 def test_photos_page_other_example_and_grad_cam_class():
+    """The rocket is none of the ten: the headline says so (no class in large type), the best guesses are small,
+    and Grad-CAM still explains any class."""
     at = photos_page()
     at.selectbox(key="example").set_value("Falcon 9 rocket").run()
     assert not at.exception and "**Not** one of the ten classes" in all_text(at)
+    assert answers.photos(at) == "this doesn't look like any of the ten things i know"
+    assert "Best guesses, small" in all_text(at)
     cam_class(at).set_value("truck").run()
     assert not at.exception
     assert "Grad-CAM: where the evidence for “truck” lies" in chart_titles(at)
@@ -217,6 +222,16 @@ def test_photos_page_upload_and_bad_uploads():
         at.file_uploader[0].set_value((name, data, "image/png")).run()
         assert not at.exception
         assert at.error and message in at.error[0].value, (name, [e.value for e in at.error])
+
+
+def test_photos_page_says_an_image_too_small_to_tell():
+    """A 20x16 image: a message, not a class (above 8 px it is not refused as a file)."""
+    at = photos_page()
+    at.segmented_control(key="source").set_value("Upload").run()
+    tiny = Image.fromarray(np.random.default_rng(3).integers(0, 255, (16, 20, 3), np.uint8))
+    at.file_uploader[0].set_value(("tiny.png", png_bytes(tiny), "image/png")).run()
+    assert not at.exception and answers.photos(at) is None
+    assert any(w.value.startswith("**Too small to tell.**") and "20×16" in w.value for w in at.warning)
 
 
 def test_photos_page_camera():

@@ -470,12 +470,44 @@ def test_real_photos_and_outliers_as_the_card_says():
     model, meta = photos.load(device=torch.device("cpu"))
     world = meta["metrics"]["world"]
     x, y = W.load_real(str(root))
-    lr = W.tta_logits(model, x)
+    lr, sr = photos.logits_and_scores(model, x)
     assert float((lr.argmax(1) == y).float().mean()) == pytest.approx(world["real_photos_top1"], abs=0.005)
     threshold = photos.outlier_threshold(meta)
-    assert float(photos.answered(lr, threshold).float().mean()) == pytest.approx(world["real_photos_answered"], abs=0.005)
+    assert float(photos.answered(lr, threshold, sr).float().mean()) == pytest.approx(world["real_photos_answered"], abs=0.005)
     outliers = W.load_outliers(str(root))
     for group in ("validation", "test"):
-        headlined = float(photos.answered(W.tta_logits(model, outliers[group]), threshold).float().mean())
+        lo, so = photos.logits_and_scores(model, outliers[group])
+        headlined = float(photos.answered(lo, threshold, so).float().mean())
         assert headlined == pytest.approx(world[f"outliers_{group}_headlined"], abs=0.005), group
     assert world["outliers_test_headlined"] <= 0.10  # the issue's target, on kinds never trained on nor tuned on
+
+
+def test_the_page_and_the_measurement_score_a_photo_alike(model):
+    """`analyze` (the page, one photo) and `logits_and_scores` (the card's numbers, batches) give the same outlier
+    score and ranking: the card measures what the page does."""
+    from importlib import resources
+
+    image = photos.open_image((resources.files("skimage") / "data" / "chelsea.png").read_bytes(), photos.WORKING_SIDE)
+    result = photos.analyze(image, model)
+    x = torch.from_numpy(photos.preprocess(image))[None]
+    logits, score = photos.logits_and_scores(model, torch.cat([x, torch.rand(3, 3, 32, 32)]))
+    assert float(score[0]) == pytest.approx(result.score, abs=0.05)
+    assert photos.CLASSES[int(logits[0].argmax())] == result.ranking[0][0]
+    assert (model.likeness is not None) == bool(shipped_card("photos")["config"].get("likeness"))
+
+
+def test_the_likeness_read_out_is_sklearns_decision_folded_into_one_layer():
+    """fit_likeness folds the scaler and the logistic regression into model.likeness: its output is minus the
+    regression's decision function (high: like the ten)."""
+    from train.photos_world import WorldConfig, fit_likeness, likeness_inputs
+
+    torch.manual_seed(0)
+    net = photos.PhotoNet(photos.Config(widths=(8, 16, 16))).eval()
+    inside, outside = torch.rand(40, 3, 32, 32) * 0.5, torch.rand(30, 3, 32, 32) * 0.5 + 0.5
+    data = {"train": (inside, torch.zeros(40, dtype=torch.long)), "outliers": {"train": outside}}
+    record = fit_likeness(net, data, WorldConfig(likeness_photos=40, likeness_c=1.0))
+    assert record["photos"] == 40 and record["outliers"] == 30 and record["train_accuracy"] > 0.9
+    with torch.no_grad():
+        like_in = net.likeness(likeness_inputs(net, inside[:20])).squeeze(-1)
+        like_out = net.likeness(likeness_inputs(net, outside)).squeeze(-1)
+    assert like_in.mean() > like_out.mean()
