@@ -110,10 +110,13 @@ with right:
         st.markdown("### This doesn't look like any of the ten things I know")
         st.caption(
             f"Best guesses, small: {', '.join(f'{c} {p:.0%}' for c, p in result.ranking[:2])}. A network trained on "
-            "ten classes spreads all of its belief over those ten, whatever it is shown: a rocket has to be *some* "
-            "class. So it was also shown photos of thousands of other things (food, furniture, tools, other "
-            "animals) and taught to keep its scores flat on them; this photo scores "
-            f"{result.score:.2f}, below the {result.outlier_threshold:.2f} that the ten classes reach.")
+            "ten classes spreads all of its belief over those ten, whatever it is shown: anything has to be *some* "
+            "class. So a read-out of what it sees was taught on thousands of photos of other things (food, "
+            "furniture, tools, other animals) to tell when a photo is like none of its ten; this photo scores "
+            f"{result.score:.2f}, below the {result.outlier_threshold:.2f} the ten classes reach."
+            + (f" Real photos that look unlike CIFAR-10's can land here too: only {world['real_photos_answered']:.0%} "
+               "of real photos of its classes got a class in large type (model card)."
+               if (world := metrics.get("world")) else ""))
     elif result.sure:
         st.markdown(f"### It's {article(top_class)} **{top_class}** ({top_p:.0%})")
     else:

@@ -598,9 +598,9 @@ def training_voices(meta: dict) -> str:
     if not sc:
         return (f"Trained on {fsdd} adult male speakers (FSDD) and synthetic voices: other voices (women, children, "
                 "strong accents) are harder.")
-    return (f"Trained on {fsdd + sc['speakers']} real voices: FSDD's {fsdd} men and {sc['speakers']} people of Speech "
-            "Commands (men and women, many accents, their own phones and laptops), and synthetic voices. Children "
-            "and very noisy rooms are still harder.")
+    return (f"Trained on {fsdd + sc['speakers']} real voices: FSDD's {fsdd} men (Jackson et al., CC BY-SA 4.0) and "
+            f"{sc['speakers']} people of Speech Commands (Google, Warden 2018, CC BY 4.0: men and women, many accents, "
+            "their own phones and laptops), and synthetic voices. Children and very noisy rooms are still harder.")
 
 
 def headline(meta: dict) -> str:
