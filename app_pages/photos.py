@@ -170,5 +170,7 @@ with st.expander("Model card", expanded=True):
     model_card(meta, photos.card_text(meta))
     st.caption(
         f"CIFAR-10 by Alex Krizhevsky, Vinod Nair and Geoffrey Hinton (2009). {meta['data']['caveat']}. "
-        "Limits: it knows ten classes only and always picks one of them; it was trained on tiny, centred photos."
+        "Tiny ImageNet (Stanford CS231n; images from ImageNet, Deng et al. 2009; non-commercial research and "
+        "education only) taught the “none of the ten” read-out. Limits: it knows ten classes only; it was trained on "
+        "tiny, centred photos, and real photos of its classes often look unlike them."
     )
