@@ -68,10 +68,10 @@ _PAGES = {  # example name -> (ready, answer, steps)
                tuple(Step("draw", d, rf"^It's an? {d}\b") for d in (7, 3, 1, 4, 2))),  # one stroke each
     # The page opens on Chelsea the cat; each pick changes the photo. The upload is benchmarks/load.py's own
     # photo (scikit-image's chelsea.png mirrored and cropped: not the example's bytes).
-    "photos": (r"^It's a cat \(\d+%\)", r"^It's an? [a-z]+ \(\d+%\)|^Not sure", (
+    "photos": (r"^It's a cat \(\d+%\)", r"^It's an? [a-z]+ \(\d+%\)|^Not sure|^This doesn't look like any", (
         Step("pick", "A horse (silhouette)", r"^It's a horse\b", "Example photo"),
-        Step("pick", "Falcon 9 rocket", None, "Example photo"),
-        Step("pick", "Astronaut Eileen Collins", None, "Example photo"),
+        Step("pick", "Falcon 9 rocket", r"^This doesn't look like any of the ten", "Example photo"),
+        Step("pick", "Astronaut Eileen Collins", r"^This doesn't look like any of the ten", "Example photo"),
         Step("upload", "my cat.jpg", r"^It's a cat\b"),
     )),
     "speech": _speech(),
