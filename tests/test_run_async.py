@@ -32,7 +32,7 @@ def test_runs_where_a_loop_is_already_running_and_asyncio_run_refuses():
         plain.close()
         return run(answer(7)), run(answer(8))
 
-    assert asyncio.run(inside_a_running_loop()) == (7, 8)
+    assert run(inside_a_running_loop()) == (7, 8)  # (run: pytest may already run a loop here)
 
 
 def test_the_coroutines_exit_status_reaches_the_caller():
@@ -41,7 +41,7 @@ def test_the_coroutines_exit_status_reaches_the_caller():
             run(leave(1))
         return exit_.value.code
 
-    assert asyncio.run(inside_a_running_loop()) == 1
+    assert run(inside_a_running_loop()) == 1
 
 
 def test_runs_while_the_chromium_tests_playwright_is_alive(playwright):
