@@ -9,7 +9,7 @@ from app_pages.figures.photos import photo_with_heatmap
 from ui.card import model_card, training_curves
 from ui.charts import article, feature_grid, ranking_bars, rgb_grid
 from ui.loading import load_model
-from ui import share
+from ui import secure, share
 from ui.presenter import explain
 
 FEATURE_MAPS_SHOWN = 32
@@ -28,7 +28,8 @@ st.title("📷 Upload a photo")
 explain(
     "A **convolutional network** trained from scratch on CIFAR-10's 50,000 tiny photos names the object "
     "in yours (one of ten classes: " + ", ".join(photos.CLASSES) + "), and **Grad-CAM** shows where in "
-    "the photo it found the evidence: the review's example of recognising *and locating* objects."
+    "the photo it found the evidence: the review's example of recognising *and locating* objects. "
+    + photos.learned_from(meta)
 )
 
 
@@ -60,6 +61,8 @@ data, credit = None, None
 if source == "Upload":
     upload = st.file_uploader("A photo (JPEG, PNG, WebP, BMP or GIF)", type=["jpg", "jpeg", "png", "webp", "bmp", "gif"])
     data = upload.getvalue() if upload is not None else None  # kept in memory only
+elif source == "Camera" and not secure.media_allowed():  # browsers give the camera to https pages only
+    secure.insecure_note("camera")
 elif source == "Camera":
     shot = st.camera_input("Take a photo")
     data = shot.getvalue() if shot is not None else None
@@ -72,7 +75,9 @@ else:
     )
 
 if data is None:
-    st.info("**Choose a photo**: upload one, take one with the camera, or pick an example.", icon=":material/photo_camera:")
+    if source != "Camera" or secure.media_allowed():  # else the note above says what to do
+        st.info("**Choose a photo**: upload one, take one with the camera, or pick an example.",
+                icon=":material/photo_camera:")
     SHARE.sync()
     st.stop()
 
@@ -114,15 +119,14 @@ with right:
             "class. So a read-out of what it sees was taught on thousands of photos of other things (food, "
             "furniture, tools, other animals) to tell when a photo is like none of its ten; this photo scores "
             f"{result.score:.2f}, below the {result.outlier_threshold:.2f} the ten classes reach."
-            + (f" Real photos that look unlike CIFAR-10's can land here too: only {world['real_photos_answered']:.0%} "
-               "of real photos of its classes got a class in large type (model card)."
-               if (world := metrics.get("world")) else ""))
+            + photos.outlier_caveat(meta))
     elif result.sure:
         st.markdown(f"### It's {article(top_class)} **{top_class}** ({top_p:.0%})")
     else:
         st.warning(
-            f"**Not sure.** Best guess: {top_class} at only {top_p:.0%} (below {photos.CONFIDENCE_THRESHOLD:.0%}). "
-            "The photo may show none of the ten classes, or look unlike CIFAR-10's small centred photos.",
+            f"**Not sure.** Best guess: {top_class} at only {top_p:.0%} (below {result.confidence:.0%}). "
+            f"Next: {', '.join(f'{c} {p:.0%}' for c, p in result.ranking[1:3])}. The photo may show none of the "
+            "ten classes, or its object may be small, cut off or seen from an unusual side.",
             icon=":material/help:",
         )
     st.plotly_chart(ranking_bars(result.ranking, "Probability of each class"), key="ranking")
@@ -170,7 +174,5 @@ with st.expander("Model card", expanded=True):
     model_card(meta, photos.card_text(meta))
     st.caption(
         f"CIFAR-10 by Alex Krizhevsky, Vinod Nair and Geoffrey Hinton (2009). {meta['data']['caveat']}. "
-        "Tiny ImageNet (Stanford CS231n; images from ImageNet, Deng et al. 2009; non-commercial research and "
-        "education only) taught the “none of the ten” read-out. Limits: it knows ten classes only; it was trained on "
-        "tiny, centred photos, and real photos of its classes often look unlike them."
+        + photos.credit_and_limits(meta)
     )

@@ -30,6 +30,12 @@ def _speech(meta: dict) -> str:
     return headline(meta)
 
 
+def _photos(meta: dict) -> str:
+    from models.photos import headline
+
+    return headline(meta)
+
+
 def _translate(meta: dict) -> str:
     m = meta.get("metrics", {})
     if not m:
@@ -57,8 +63,7 @@ EXAMPLES = [
     Example("photos", "Upload a photo", ":material/photo_camera:", "Vision",
             "A CNN trained from scratch on CIFAR-10 names the object in your photo, and Grad-CAM shows where "
             "it found the evidence.", "Convolutional neural networks; image understanding",
-            lambda meta: f"{meta['metrics']['test_accuracy_tta']:.2%} on the {meta['metrics']['test_images']:,} "
-                         "CIFAR-10 test photos"),
+            _photos),
     Example("faces", "Recognise a face", ":material/face:", "Vision",
             "A CNN maps a face to an embedding; one photo of a person is enough to recognise them again. "
             "Try it on ten people it never saw, then add yourself with the camera.",

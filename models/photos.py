@@ -37,7 +37,8 @@ MAX_BYTES = 25 * 1024 * 1024
 MIN_SIDE = 8  # smaller than this is refused as a file that can't be used
 MIN_ANSWER_SIDE = 24  # below this on its short side an image gets "too small to tell", not a class
 WORKING_SIDE = 1024  # the page shrinks photos to this before anything else
-# Below this top probability the page says "not sure".
+# Below this top probability the page says "not sure", unless the card has its own (chosen by train.photos_real's
+# rule on validation photos: `confidence_threshold`).
 CONFIDENCE_THRESHOLD = 0.5
 # "None of the ten": a photo whose likeness score is below the card's outlier threshold (chosen by
 # train.photos_world on outlier kinds it never trained on) looks like none of the classes. The score is learned: a
@@ -249,10 +250,11 @@ class Analysis:
     score: float = float("inf")  # outlier score (`outlier_scores`): low = none of the ten
     outlier_threshold: float | None = None  # the card's; None: a network without one (no outlier answer)
     size: tuple[int, int] = (IMAGE_SIZE, IMAGE_SIZE)  # the photo's (width, height)
+    confidence: float = CONFIDENCE_THRESHOLD  # the card's "not sure" threshold (`confidence_threshold`)
 
     @property
     def sure(self) -> bool:
-        return self.ranking[0][1] >= CONFIDENCE_THRESHOLD
+        return self.ranking[0][1] >= self.confidence
 
     @property
     def outlier(self) -> bool:
@@ -267,6 +269,12 @@ class Analysis:
     def answered(self) -> bool:
         """The page names a class in large type only when this holds."""
         return self.sure and not self.outlier and not self.too_small
+
+
+def confidence_threshold(meta: dict | None = None) -> float:
+    """The "not sure" threshold on the card (chosen by train.photos_real's rule), else CONFIDENCE_THRESHOLD."""
+    meta = meta if meta is not None else shared(NAME).meta
+    return meta.get("outlier", {}).get("confidence", CONFIDENCE_THRESHOLD)
 
 
 def outlier_threshold(meta: dict | None = None) -> float | None:
@@ -309,10 +317,11 @@ def logits_and_scores(model: PhotoNet, x: torch.Tensor, batch: int = 500) -> tup
     return torch.cat(logits), torch.cat(out)
 
 
-def answered(logits: torch.Tensor, threshold: float | None, score: torch.Tensor | None = None) -> torch.Tensor:
-    """(B, 10) logits, (B,) outlier scores (default: the fallback's) -> (B,) bool: sure and not an outlier,
-    exactly as `Analysis.answered` for a large photo."""
-    sure = torch.softmax(logits.float(), -1).max(-1).values >= CONFIDENCE_THRESHOLD
+def answered(logits: torch.Tensor, threshold: float | None, score: torch.Tensor | None = None,
+             confidence: float = CONFIDENCE_THRESHOLD) -> torch.Tensor:
+    """(B, 10) logits, (B,) outlier scores (default: the fallback's) -> (B,) bool: sure (top probability at least
+    `confidence`) and not an outlier, exactly as `Analysis.answered` for a large photo."""
+    sure = torch.softmax(logits.float(), -1).max(-1).values >= confidence
     score = scores(logits) if score is None else score
     return sure if threshold is None else sure & (score >= threshold)
 
@@ -335,7 +344,8 @@ def analyze(image: Image.Image, model: PhotoNet | None = None, tta: bool = True,
     pooled = activations["head.input"].view(*views.shape[:2], -1)[0]  # (1, w3): the photo itself
     score = float(outlier_scores(model, pooled, logits[0].float(), combine_views(logits.float()))[0])
     return Analysis(ranking, alternative, x[0].permute(1, 2, 0).cpu().numpy(), crop_box(image.size), tta, maps,
-                    score, outlier_threshold() if threshold == "card" else threshold, image.size)
+                    score, outlier_threshold() if threshold == "card" else threshold, image.size,
+                    confidence_threshold() if threshold == "card" else CONFIDENCE_THRESHOLD)
 
 
 @torch.inference_mode()
@@ -406,13 +416,96 @@ def how_taught(meta: dict) -> str:
             "look, and real photos of the ten classes fell to 48 % (docs/experiments.md)")
 
 
+def headline(meta: dict) -> str:
+    """The photo model's headline, in a few words: the home page's card and the README say the same."""
+    m = meta["metrics"]
+    if "real" in m:
+        return (f"{m['real']['real_photos_dev']['headlined_right']:.1%} of real photos of its classes named right in "
+                f"large type; {m['test_accuracy_tta']:.2%} on the {m['test_images']:,} CIFAR-10 test photos")
+    return f"{m['test_accuracy_tta']:.2%} on the {m['test_images']:,} CIFAR-10 test photos"
+
+
+def learned_from(meta: dict) -> str:
+    """One sentence for the page: what the shipped network learned from, and what it has no real photos of."""
+    if "real" not in meta["metrics"]:
+        return ""
+    dev = meta["metrics"]["real"]["real_photos_dev"]
+    missing = [k for k in CLASSES if k not in dev["per_class"] and k != "airplane"]
+    return (f"Then it learned from {meta['outlier']['likeness'].get('real_photos', 0):,} real photos of its classes "
+            f"(Tiny ImageNet, Caltech-101) and from photos of other things, to say “none of the ten”; it has no "
+            f"real photos of {' or '.join(missing)}, which it knows from CIFAR-10 only.")
+
+
+def outlier_caveat(meta: dict) -> str:
+    """The "none of the ten" caption's last sentence: how often real photos of its classes land there (card)."""
+    m = meta["metrics"]
+    if "real" in m:
+        dev = m["real"]["real_photos_dev"]
+        return (f" It is not perfect: {dev['answered']:.0%} of real photos of its classes got a class in large type, "
+                f"and {m['real']['outliers_test']['headlined']:.0%} of photos of other things did (model card).")
+    if "world" in m:
+        return (f" Real photos that look unlike CIFAR-10's can land here too: only {m['world']['real_photos_answered']:.0%} "
+                "of real photos of its classes got a class in large type (model card).")
+    return ""
+
+
+def credit_and_limits(meta: dict) -> str:
+    """The card's credit and limits line for the page."""
+    if "real" in meta["metrics"]:
+        return ("Real photos: Tiny ImageNet (Stanford CS231n; images from ImageNet, Deng et al. 2009; non-commercial "
+                "research and education only) and Caltech-101 (Fei-Fei, Fergus, Perona 2004; research and education "
+                "use only); Tiny ImageNet's photos of other things taught “none of the ten”. Limits: it knows ten "
+                "classes only, sees 32×32 pixels, and has no real photos of deer or horses.")
+    return ("Tiny ImageNet (Stanford CS231n; images from ImageNet, Deng et al. 2009; non-commercial research and "
+            "education only) taught the “none of the ten” read-out. Limits: it knows ten classes only; it was trained "
+            "on tiny, centred photos, and real photos of its classes often look unlike them.")
+
+
+def _rates(r: dict) -> str:
+    return f"**{r['headlined_right']:.1%}** named right in large type, {r['top1']:.1%} top-1, {r['answered']:.1%} answered"
+
+
+def real_card_lines(meta: dict) -> list[str]:
+    """The card's lines for a network trained on real photos too (train.photos_real): by source and class."""
+    m, outlier, run = meta["metrics"]["real"], meta["outlier"], meta["real_training"]
+    c, dev = m["cifar10_test"], m["real_photos_dev"]
+    no_real = [k for k in CLASSES if k not in dev["per_class"] and k != "airplane"]  # deer, horse
+    per = lambda part: ", ".join(f"{k} {v['headlined_right']:.0%}/{v['top1']:.0%}"  # noqa: E731
+                                 for k, v in part["per_class"].items())
+    return [
+        f"**Real photos of its classes** (`real_photos_dev`: {dev['photos']:,} Tiny ImageNet photos of cats, dogs, "
+        f"birds, frogs, cars, trucks and ships; evaluation only, never trained on): {_rates(dev)}. By class "
+        f"(named right in large type / top-1): {per(dev)}",
+        f"**CIFAR-10 test photos:** {_rates(c)}; " + ", ".join(
+            f"{k} (no real photos to learn from) {c['per_class'][k]['headlined_right']:.0%}/{c['per_class'][k]['top1']:.0%}"
+            for k in no_real),
+        f"**Held-out real training photos** (15 % by a hash of the file name, never trained on): Tiny ImageNet "
+        f"({m['tiny_imagenet_validation']['photos']:,}) {_rates(m['tiny_imagenet_validation'])}; Caltech-101 airplanes, "
+        f"ships and cars ({m['caltech101_validation']['photos']:,}) {_rates(m['caltech101_validation'])}",
+        f"**None of the ten:** photos of {len(outlier['kinds']['test'])} kinds of thing it never saw (neither trained "
+        f"nor tuned on) given a class in large type: **{m['outliers_test']['headlined']:.1%}** "
+        f"({m['outliers_validation']['headlined']:.1%} on the {len(outlier['kinds']['validation'])} kinds that chose "
+        f"the threshold). Rules: {outlier['rule']} (not sure below {outlier['confidence']:.0%}; likeness threshold "
+        f"{outlier['threshold']:.2f})",
+        f"**How it learned from real photos:** the CIFAR-10 network fine-tuned on CIFAR-10 and "
+        f"{outlier['likeness'].get('real_photos', 0):,} real photos together (none of deer or horses: "
+        f"{', '.join(no_real)} learn from CIFAR-10 only), with outlier exposure on "
+        f"{len(outlier['kinds']['train'])} other kinds of thing; {run['seconds'] / 60:.0f} min on {run['hardware']}: "
+        f"`{run['command']}`. Measured by `{meta['metrics']['real_command']}`",
+        "**Credit:** CIFAR-10 (Krizhevsky, Nair, Hinton 2009); Tiny ImageNet (Stanford CS231n; images from ImageNet, "
+        "Deng et al. 2009: non-commercial research and education only); Caltech-101 (Fei-Fei, Fergus, Perona 2004: "
+        "research and education use only)"]
+
+
 def card_text(meta: dict) -> list[str]:
     """The card's measured lines (markdown), from the checkpoint's JSON: test accuracy, input, other recipes."""
     m = meta["metrics"]
     lines = [f"**CIFAR-10 test accuracy:** {m['test_accuracy']:.2%}; with test-time augmentation "
              f"{m['test_accuracy_tta']:.2%} ({m['test_images']:,} test images)"]
     w, outlier = m.get("world"), meta.get("outlier")
-    if w and outlier:
+    if "real" in m:
+        lines += real_card_lines(meta)
+    elif w and outlier:
         lines += [
             f"**Answered** (sure, and not “none of the ten”): **{w['cifar10_test_answered']:.1%}** of CIFAR-10's test "
             "photos; the others get “not sure” or “none of the ten”",

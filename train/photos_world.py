@@ -187,11 +187,12 @@ def cached(data_dir: str, dry_run: bool) -> dict:
     return data
 
 
-def choose_threshold(outlier_logits: torch.Tensor, let_through: float, score: torch.Tensor | None = None) -> float:
+def choose_threshold(outlier_logits: torch.Tensor, let_through: float, score: torch.Tensor | None = None,
+                     confidence: float = photos.CONFIDENCE_THRESHOLD) -> float:
     """The rule, fixed before any test number: the lowest outlier threshold at which at most `let_through` of the
     validation kinds' outliers would be headlined (sure and scoring at or above it). score: their outlier scores
     (default: the fallback's, the largest logit)."""
-    sure = torch.softmax(outlier_logits, -1).max(-1).values >= photos.CONFIDENCE_THRESHOLD
+    sure = torch.softmax(outlier_logits, -1).max(-1).values >= confidence
     score = photos.scores(outlier_logits) if score is None else score
     s = torch.sort(score[sure], descending=True).values  # the headline candidates
     allowed = int(math.floor(let_through * len(outlier_logits)))
