@@ -12,7 +12,7 @@ from models import faces
 from ui.card import model_card
 from ui.charts import feature_grid, score_bars
 from ui.loading import load_model
-from ui import share
+from ui import secure, share
 from ui.presenter import explain
 
 ORL_FILE = Path(__file__).resolve().parents[1] / "assets" / "faces" / "orl.npz"
@@ -185,6 +185,9 @@ def photo_source(key: str, label: str, multiple: bool = False, fresh: int = 0) -
     source = st.segmented_control("Photo from", ["Camera", "Upload"], default="Camera", key=f"{key}_source",
                                     required=True) or "Camera"
     suffix = f"_{fresh}" if fresh else ""
+    if source == "Camera" and not secure.media_allowed():  # browsers give the camera to https pages only
+        secure.insecure_note("camera")
+        return []
     if source == "Camera":
         shot = st.camera_input(label, key=f"{key}_camera{suffix}")
         return [("camera", shot.getvalue(), True)] if shot is not None else []

@@ -10,7 +10,7 @@ from app_pages.figures.speech import speech_figure
 from ui.card import epoch_lines, model_card
 from ui.charts import ACCENT
 from ui.loading import load_model
-from ui import share
+from ui import secure, share
 from ui.presenter import explain
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "speech"
@@ -74,7 +74,10 @@ st.session_state.setdefault("source", "Example")
 with st.container():
     source = st.segmented_control("Audio", SOURCES, key="source", required=True) or "Example"
     data, expected = None, None
-    if source == "Record":
+    can_record = secure.media_allowed()  # browsers give the microphone to https pages only (ui/secure.py)
+    if source == "Record" and not can_record:
+        secure.insecure_note("microphone")
+    elif source == "Record":
         recording = st.audio_input("Say a few digits, e.g. “four one five nine”", key="recording")
         data = recording.getvalue() if recording is not None else None  # stays in memory
     elif source == "Upload":
@@ -92,8 +95,9 @@ with st.container():
         st.toggle("Use my adapted model", value=True, key="use_adapted")
 
     if data is None:
-        st.info("**Record** some digits with the microphone, **upload** a file, or pick an **example**.",
-                icon=":material/mic:")
+        if can_record or source != "Record":  # else the note above says what to do
+            st.info("**Record** some digits with the microphone, **upload** a file, or pick an **example**.",
+                    icon=":material/mic:")
     else:
         try:
             net, which = active_model()
@@ -233,7 +237,9 @@ with st.expander("Teach it your voice", icon=":material/record_voice_over:", key
                 "the shared model (“Use my adapted model” is off).") + " Its numbers, and a recorder to test it on a "
                 "new string, are at the end of this section.", icon=":material/check_circle:")
     enrolment = {}
-    for i, prompt in enumerate(PROMPTS):
+    if not can_record:  # no recorders that can only fail: one note instead
+        secure.insecure_note("microphone", "load a voice profile you recorded before")
+    for i, prompt in enumerate(PROMPTS if can_record else []):
         with st.container(key=f"prompt_{i}"):  # the same two elements whatever the status: nothing moves
             status = st.empty()
             said = st.audio_input(f"Record prompt {i + 1}", key=f"enrol_{i}", label_visibility="collapsed")
@@ -289,7 +295,10 @@ with st.expander("Teach it your voice", icon=":material/record_voice_over:", key
                             key="adapt_curve")
             st.markdown("**Now say a new string to test it**: digits in an order you have not recorded, e.g. "
                         "“seven two eight one”. Both models transcribe it, side by side.")
-            trial = st.audio_input("Say a new string to test", key="try_new")
+            trial = st.audio_input("Say a new string to test", key="try_new") if can_record else None
+            if not can_record:
+                secure.insecure_note("microphone", "upload a recording at the top of the page (your adapted copy "
+                                                   "answers there)")
             with st.container(key="try_result"):
                 if trial is not None:
                     try:
