@@ -83,6 +83,16 @@ class TrainConfig:
     room: bool = True  # real rooms' noises (hum, clicks, babble, room tone) beside white/pink/brown noise
     long_pause_fraction: float = 0.3  # share of utterances with 0.5-3 s of noise before or after the digits
     specaugment: bool = False  # mask random bands and stretches of time in the features
+    # Toward the voices and microphones the data lacks (issue 43); each off by default, so the shipped recipe's
+    # command still reproduces it. --voices turns them all on at the settings below.
+    voices: bool = False  # all of: pitch_fraction 0.5, tempo, rir, real_noise, clipping, phone_band, extra_voices 1000
+    pitch_fraction: float = 0.0  # share of utterances shifted in pitch and formants, tempo kept (pitch_shift)
+    tempo: bool = False  # speed perturbation 0.9-1.1 with the pitch kept (the same phase vocoder)
+    rir: bool = False  # synthetic room impulse responses (early reflections, a tail that dulls as it decays)
+    real_noise: bool = False  # noise cut from the quiet parts of Speech Commands' train clips (real rooms)
+    clipping: bool = False  # a microphone driven past full scale: gain then hard clipping
+    phone_band: bool = False  # a telephone's 300-3400 Hz band with mu-law quantisation
+    extra_voices: int = 0  # more synthetic utterances in high voices (espeak-ng women/child-like, flite/Festival slt)
     hidden: int = 128  # GRU units per direction
     layers: int = 2
     channels: int = 128
@@ -137,10 +147,11 @@ def load_speech_commands(data_dir: str, split: str = "train") -> list[dict]:
     clips = []
     for row in speech_commands_rows(data_dir, split):
         audio, rate = sf.read(folder / row["file"], dtype="float32")
-        audio = trim_to_speech(S.resample(S.to_mono(audio), rate))
+        whole = S.resample(S.to_mono(audio), rate)
+        audio = trim_to_speech(whole)
         audio = audio * (S.TARGET_RMS / (np.sqrt(np.mean(audio**2)) + 1e-8))
         clips.append({"audio": audio.astype(np.float32), "digit": int(row["digit"]), "speaker": row["speaker"],
-                      "file": row["file"]})
+                      "file": row["file"], "quiet": quiet_parts(whole)})  # its room's noise (--real-noise)
     return clips
 
 
@@ -161,6 +172,8 @@ class Words:
             self.sc[d] = list(by_speaker.values())
         self.fsdd_share = fsdd_share if all(self.sc) else 1.0
         self.clips = fsdd  # for babble
+        # real rooms' noise for --real-noise: the quiet parts of the Speech Commands clips (train split only)
+        self.quiet = [part for c in speech_commands for part in c.get("quiet", [])]
 
     def pick(self, rng) -> dict:
         d = int(rng.integers(10))
@@ -209,6 +222,33 @@ def festival_job(text: str, rng) -> tuple[list[str], bytes | None]:
 # program -> job maker: (text, rng) -> (command line, its stdin), each call a random voice, tempo and pitch
 SYNTHESISERS = {"espeak-ng": espeak_job, "flite": flite_job, "text2wave": festival_job}
 
+# --extra-voices: the high voices the real data lacks (women, children), as more synthetic speakers
+ESPEAK_HIGH_VARIANTS = ["f1", "f2", "f3", "f4", "f5", "Annie", "Alicia", "Andrea", "aunty", "belinda", "linda", "steph",
+                        "steph2", "steph3", "shelby", "anika", "grandma"]
+
+
+def espeak_high_job(text: str, rng) -> tuple[list[str], bytes | None]:
+    """espeak-ng's women's variants at a high pitch (-p 55-99: the top third child-like), random speed and gap."""
+    variant = ESPEAK_HIGH_VARIANTS[rng.integers(len(ESPEAK_HIGH_VARIANTS))]
+    voice = ESPEAK_VOICES[rng.integers(len(ESPEAK_VOICES))] + f"+{variant}"
+    return ["espeak-ng", "-v", voice, "-s", str(rng.integers(120, 260)), "-p", str(rng.integers(55, 100)),
+            "-g", str(rng.choice([0, 1, 3, 8])), "-w", OUT, text], None
+
+
+def flite_slt_job(text: str, rng) -> tuple[list[str], bytes | None]:
+    """flite's slt (a US woman, from recordings) with her pitch raised up to a child's (170-300 Hz)."""
+    return ["flite", "-voice", "slt", "-t", text, "-o", OUT, "--setf", f"duration_stretch={rng.uniform(0.8, 1.3):.2f}",
+            "--setf", f"int_f0_target_mean={rng.uniform(170, 300):.0f}"], None
+
+
+def festival_slt_job(text: str, rng) -> tuple[list[str], bytes | None]:
+    """Festival's HMM slt (a US woman): the voice that read "six zero eight" as "6 0", 100 % sure (issue 43)."""
+    return ["text2wave", "-eval", "(voice_cmu_us_slt_arctic_hts)", "-eval",
+            f"(Parameter.set 'Duration_Stretch {rng.uniform(0.8, 1.3):.2f})", "-o", OUT], text.encode()
+
+
+HIGH_VOICES = {"espeak-ng": espeak_high_job, "flite": flite_slt_job, "text2wave": festival_slt_job}
+
 
 def installed(synthesisers: str) -> list[str]:
     """The named synthesisers ("espeak-ng,flite,text2wave") that are installed."""
@@ -216,11 +256,13 @@ def installed(synthesisers: str) -> list[str]:
 
 
 def synthesize(n: int, seed: int, cache_dir: Path, synthesisers: str = "espeak-ng",
-               oh_fraction: float = 0.0) -> list[tuple[np.ndarray, str]]:
+               oh_fraction: float = 0.0, jobs: dict | None = None, tag: str = "") -> list[tuple[np.ndarray, str]]:
     """n synthetic digit strings [(audio, "4 1 5")] from the named synthesisers that are installed, each zero said
-    "oh" with probability oh_fraction (the transcript is 0 either way), made once and cached in runs/ (git-ignored)."""
-    engines = installed(synthesisers)
-    cache = cache_dir / (f"synthetic_{n}_{seed}" + ("" if engines == ["espeak-ng"] else f"_{'-'.join(engines)}")
+    "oh" with probability oh_fraction (the transcript is 0 either way), made once and cached in runs/ (git-ignored).
+    `jobs` (program -> job maker; default SYNTHESISERS) and `tag` (in the cache's name): another set of voices."""
+    jobs = jobs or SYNTHESISERS
+    engines = [name for name in installed(synthesisers) if name in jobs]
+    cache = cache_dir / (f"synthetic{tag}_{n}_{seed}" + ("" if engines == ["espeak-ng"] else f"_{'-'.join(engines)}")
                          + (f"_oh{oh_fraction:g}" if oh_fraction else "") + ".npz")
     if cache.exists():
         z = np.load(cache, allow_pickle=False)
@@ -232,17 +274,17 @@ def synthesize(n: int, seed: int, cache_dir: Path, synthesisers: str = "espeak-n
               "festvox-kdlpc16k festvox-us-slt-hts): training without synthetic voices", flush=True)
         return []
     rng = np.random.default_rng(seed)
-    jobs = []
+    made = []
     for _ in range(n):
         digits = rng.integers(0, 10, rng.integers(1, 8))
         text = " ".join("oh" if d == 0 and rng.random() < oh_fraction else S.WORDS[d] for d in digits)
         engine = engines[rng.integers(len(engines))] if len(engines) > 1 else engines[0]
-        jobs.append((*SYNTHESISERS[engine](text, rng), " ".join(map(str, digits))))
+        made.append((*jobs[engine](text, rng), " ".join(map(str, digits))))
     with ThreadPoolExecutor(4) as pool:
-        audios = list(tqdm(pool.map(lambda j: speak(j[0], j[1]), jobs), total=n, desc="synthesis", leave=False))
+        audios = list(tqdm(pool.map(lambda j: speak(j[0], j[1]), made), total=n, desc="synthesis", leave=False))
     cache_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, **{f"a{i}": a for i, a in enumerate(audios)}, **{f"t{i}": j[2] for i, j in enumerate(jobs)})
-    return [(a, j[2]) for a, j in zip(audios, jobs)]
+    np.savez(cache, **{f"a{i}": a for i, a in enumerate(audios)}, **{f"t{i}": j[2] for i, j in enumerate(made)})
+    return [(a, j[2]) for a, j in zip(audios, made)]
 
 
 def join(parts: list[np.ndarray], gaps: list[float]) -> np.ndarray:
@@ -331,13 +373,119 @@ def reverberate(x: np.ndarray, rng, rt60: float) -> np.ndarray:
     return fftconvolve(x, ir / np.abs(ir).sum() * 3)[: len(x)].astype(np.float32)
 
 
-def augment(x: np.ndarray, rng, cfg: TrainConfig | None = None, clips: list[dict] | None = None) -> np.ndarray:
+# ---- toward the voices the data lacks (issue 43) ---------------------------------------------------
+def semitones(rng) -> float:
+    """A pitch-and-formant shift, more often up than down: women's and children's voices (a shorter vocal tract:
+    higher formants and pitch) are what the data lacks; lower voices it has plenty of."""
+    return float(rng.uniform(1.5, 8.0) if rng.random() < 0.75 else rng.uniform(-3.0, -1.0))
+
+
+def pitch_shift(x: np.ndarray, shift: float, tempo: float = 1.0) -> np.ndarray:
+    """Pitch and formants moved by `shift` semitones (resampling, as a shorter or longer vocal tract), then the
+    tempo put back (times `tempo`) with a phase vocoder (STFT 512, hop 128 at 8 kHz), so the words keep their
+    natural length. The trial in RECIPES.md (40 % of clips up 2-8 semitones): real unheard voices shifted
+    +3/+5/+7 semitones 75 -> 87 %."""
+    factor = 2 ** (shift / 12)
+    y = np.interp(np.arange(0, len(x) - 1, factor), np.arange(len(x)), x).astype(np.float32)
+    if len(y) < 512:
+        return y
+    window = torch.hann_window(512)
+    spec = torch.stft(torch.from_numpy(y), 512, 128, window=window, return_complex=True)
+    advance = torch.linspace(0, np.pi * 128, spec.shape[0])[..., None]
+    stretched = AF.phase_vocoder(spec, tempo / factor, advance)  # rate < 1 lengthens
+    length = int(len(x) / tempo)  # the original length, over the tempo change
+    return torch.istft(stretched, 512, 128, window=window, length=length).numpy().astype(np.float32)
+
+
+def room_impulse(rng) -> np.ndarray:
+    """A synthetic room's impulse response at 8 kHz: the direct sound, a few early reflections (walls 1-10 m
+    away) and a diffuse tail that decays over RT60 0.15-0.9 s and loses its highs faster (air and soft surfaces),
+    the direct-to-reverberant ratio drawn too (near or far from the microphone)."""
+    rt60 = rng.uniform(0.15, 0.9)
+    n = int(rt60 * S.SAMPLE_RATE)
+    t = np.arange(n) / S.SAMPLE_RATE
+    tail = rng.standard_normal(n) * np.exp(-6.9 * t / rt60)
+    dull = np.exp(-6.9 * t / (rt60 * rng.uniform(0.3, 0.7)))  # a faster-decaying bright part
+    smooth = np.convolve(tail, np.ones(4) / 4, "same")
+    tail = smooth + (tail - smooth) * dull
+    ir = tail * 10 ** (-rng.uniform(0, 20) / 20) / (np.sqrt(np.sum(tail**2)) + 1e-8)  # reverberant energy vs direct 1
+    for _ in range(int(rng.integers(2, 7))):
+        at = int(rng.uniform(0.003, 0.03) * S.SAMPLE_RATE)
+        if at < n:
+            ir[at] += rng.uniform(-0.6, 0.6)
+    ir[0] = 1.0
+    return ir.astype(np.float32)
+
+
+def quiet_parts(audio: np.ndarray, margin: float = 0.15, shortest: float = 0.15) -> list[np.ndarray]:
+    """The stretches of an 8 kHz clip before and after its speech (with `margin` seconds kept clear of it): a real
+    room's noise, as the speaker's microphone heard it. Digital silence (a padded clip) is left out."""
+    span = S.speech_span(audio)
+    if span is None:
+        return []
+    m = int(margin * S.SAMPLE_RATE)
+    parts = [audio[: max(0, span[0] - m)], audio[span[1] + m :]]
+    return [p.astype(np.float32) for p in parts if len(p) >= shortest * S.SAMPLE_RATE and np.abs(p).max() > 1e-4]
+
+
+def real_noise(rng, n: int, quiet: list[np.ndarray]) -> np.ndarray:
+    """n samples of real rooms' noise: quiet parts of real clips laid end to end (10 ms cross-fades), unit RMS."""
+    out, have = [], 0
+    while have < n:
+        part = quiet[int(rng.integers(len(quiet)))]
+        part = unit_rms(part if rng.random() < 0.5 else part[::-1])
+        out.append(part)
+        have += len(part)
+    x = join(out, [-0.01] * (len(out) - 1)) if len(out) > 1 else out[0]
+    return unit_rms(x[:n]) if len(x) >= n else unit_rms(np.resize(x, n))
+
+
+def hard_clip(x: np.ndarray, rng) -> np.ndarray:
+    """A microphone or a phone driven past full scale: the peak put 3-26 dB over the clipping level, then clipped
+    (the page's clipped PIN example: 17 % of samples at full scale)."""
+    x = x / (np.abs(x).max() + 1e-8) * 10 ** (rng.uniform(3, 26) / 20)
+    return np.clip(x, -1.0, 1.0).astype(np.float32)
+
+
+def phone_band(x: np.ndarray, rng) -> np.ndarray:
+    """A telephone line: 300-3400 Hz (two biquads each side, steeper than the band-limiting above) and mu-law
+    quantisation to 8 bits (G.711) at a random level."""
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    for _ in range(2):
+        xt = AF.highpass_biquad(xt, S.SAMPLE_RATE, float(rng.uniform(250, 400)))
+        xt = AF.lowpass_biquad(xt, S.SAMPLE_RATE, float(rng.uniform(3000, 3500)))
+    y = xt.numpy()
+    y = y / (np.abs(y).max() + 1e-8) * 10 ** (rng.uniform(-20, 0) / 20)
+    mu = 255.0
+    q = np.round(np.sign(y) * np.log1p(mu * np.abs(y)) / np.log1p(mu) * 127) / 127
+    return (np.sign(q) * np.expm1(np.abs(q) * np.log1p(mu)) / mu).astype(np.float32)
+
+
+def voice_options(cfg: TrainConfig) -> TrainConfig:
+    """--voices: every issue-43 augmentation on, at the settings of one training run."""
+    if cfg.voices:
+        cfg.pitch_fraction = cfg.pitch_fraction or 0.5
+        cfg.tempo = cfg.rir = cfg.real_noise = cfg.clipping = cfg.phone_band = True
+        cfg.extra_voices = cfg.extra_voices or 1000
+    return cfg
+
+
+def augment(x: np.ndarray, rng, cfg: TrainConfig | None = None, clips: list[dict] | None = None,
+            quiet: list[np.ndarray] | None = None) -> np.ndarray:
     """Other voices, microphones and rooms: speed/pitch, reverberation, band-limiting, stretches of silence or noise
-    before and after, noise (a room's, with `cfg.room`), level."""
+    before and after, noise (a room's, with `cfg.room`; real rooms' from `quiet`, with `cfg.real_noise`), level;
+    with issue 43's flags also pitch-and-formant shifts, tempo, synthetic rooms, clipping and a phone line. (No
+    random number is drawn for a flag that is off: the shipped recipe's command still makes the same data.)"""
     cfg = cfg or TrainConfig(room=False, long_pause_fraction=0.0)
+    if cfg.pitch_fraction and rng.random() < cfg.pitch_fraction:
+        x = pitch_shift(x, semitones(rng), float(rng.uniform(0.9, 1.1)) if cfg.tempo else 1.0)
+    elif cfg.tempo and rng.random() < 0.3:
+        x = pitch_shift(x, 0.0, float(rng.uniform(0.9, 1.1)))
     factor = rng.uniform(0.82, 1.2)  # resampling changes tempo and pitch (vocal-tract length) together
     x = np.interp(np.arange(0, len(x) - 1, factor), np.arange(len(x)), x).astype(np.float32)
-    if rng.random() < 0.3:
+    if cfg.rir and rng.random() < 0.35:  # a synthetic room instead of the plain decaying noise below
+        x = fftconvolve(x, room_impulse(rng))[: len(x)].astype(np.float32)
+    elif rng.random() < 0.3:
         x = reverberate(x, rng, rng.uniform(0.1, 0.5))
     if rng.random() < 0.3:
         xt = torch.from_numpy(x)
@@ -350,15 +498,26 @@ def augment(x: np.ndarray, rng, cfg: TrainConfig | None = None, clips: list[dict
     x = np.concatenate([lead, x, trail])
     if rng.random() < 0.85:
         snr_db = rng.uniform(5, 40)
-        n = room_noise(rng, len(x), clips) if cfg.room else noise(rng, len(x))
+        if cfg.real_noise and quiet and rng.random() < 0.4:
+            n = real_noise(rng, len(x), quiet)
+        else:
+            n = room_noise(rng, len(x), clips) if cfg.room else noise(rng, len(x))
         x = x + n * rms * 10 ** (-snr_db / 20)
+    if cfg.phone_band and rng.random() < 0.15:  # the line carries the room's noise too
+        x = phone_band(x, rng)
+    if cfg.clipping and rng.random() < 0.15:  # the microphone clips what reaches it, noise and all
+        x = hard_clip(x, rng)
     return (x * 10 ** (rng.uniform(-30, 6) / 20)).astype(np.float32)
 
 
-def noise_alone(rng, cfg: TrainConfig, clips: list[dict]) -> np.ndarray:
-    """0.3-4 s of noise with nothing said, at any level (the transcript is empty)."""
+def noise_alone(rng, cfg: TrainConfig, clips: list[dict], quiet: list[np.ndarray] | None = None) -> np.ndarray:
+    """0.3-4 s of noise with nothing said, at any level (the transcript is empty); a third of it real rooms' noise
+    with `cfg.real_noise`."""
     n = int(rng.uniform(0.3, 4.0) * S.SAMPLE_RATE)
-    x = room_noise(rng, n, clips) if cfg.room else noise(rng, n)
+    if cfg.real_noise and quiet and rng.random() < 0.33:
+        x = real_noise(rng, n, quiet)
+    else:
+        x = room_noise(rng, n, clips) if cfg.room else noise(rng, n)
     return (x * 10 ** (rng.uniform(-50, -10) / 20)).astype(np.float32)
 
 
@@ -396,14 +555,14 @@ def training_batch(words: Words, synthetic, rng, cfg: TrainConfig):
     for _ in range(cfg.batch_size):
         draw = rng.random()
         if draw < cfg.noise_fraction:  # noise alone: the network must learn to say nothing
-            features = S.preprocess(noise_alone(rng, cfg, clips), S.SAMPLE_RATE).features
+            features = S.preprocess(noise_alone(rng, cfg, clips, words.quiet), S.SAMPLE_RATE).features
             items.append((features, ""))
             continue
         elif synthetic and draw < cfg.noise_fraction + cfg.synthetic_fraction:
             audio, text = synthetic[rng.integers(len(synthetic))]
         else:
             audio, text = fsdd_string(words, rng, cfg.tight_fraction)
-        features = S.preprocess(augment(audio, rng, cfg, clips), S.SAMPLE_RATE).features
+        features = S.preprocess(augment(audio, rng, cfg, clips, words.quiet), S.SAMPLE_RATE).features
         items.append((spec_augment(features, rng) if cfg.specaugment else features, text))
     return S.ctc_batch(items)
 
@@ -505,6 +664,7 @@ def enrolment_results(model, clips: list[dict], seeds=(0, 1, 2), n_strings: int 
 
 
 def train(cfg: TrainConfig) -> dict:
+    cfg = voice_options(cfg)
     process_start = start_run(cfg)
     clips = load_fsdd(cfg.data_dir)
     if cfg.holdout:
@@ -526,6 +686,11 @@ def train(cfg: TrainConfig) -> dict:
     steps = 5 if cfg.dry_run else cfg.steps
     synthetic = synthesize(min(8, cfg.synthetic) if cfg.dry_run else cfg.synthetic, cfg.seed, Path("runs") / "speech",
                            cfg.synthesisers, cfg.oh_fraction)
+    if cfg.extra_voices:  # women's and child-like synthetic voices, from every installed synthesiser
+        synthetic = synthetic + synthesize(min(6, cfg.extra_voices) if cfg.dry_run else cfg.extra_voices,
+                                           cfg.seed + 1,  # other digit strings than the first set's
+                                           Path("runs") / "speech", ",".join(HIGH_VOICES), cfg.oh_fraction,
+                                           jobs=HIGH_VOICES, tag="_high")
     singles, strings = evaluation_sets(test_clips[:20] if cfg.dry_run else test_clips, 5 if cfg.dry_run else cfg.eval_strings)
 
     device = get_device()
