@@ -53,7 +53,36 @@ def test_no_network_or_a_container_gives_a_hint_instead_of_a_code():
 
 def test_a_page_opened_on_another_address_keeps_it():
     for url in ("http://192.168.1.20:8501/translate", "https://dll.example.org/live", "http://my-laptop:8501"):
-        assert room_base(url, Settings(listen="127.0.0.1"), no_lan) == room_address.RoomBase(url, True, "")
+        base = room_base(url, Settings(listen="127.0.0.1"), no_lan)
+        assert base == room_address.RoomBase(url, True, "" if url.startswith("https") else HTTPS_LINE)
+
+
+# ---- https: what phones need to record and take photos (ui/secure.py) ----------------------------------------------
+HTTPS_LINE = ("Over http, phones can't record or take photos (browsers allow that on https pages only): "
+              f"`{room_address.HTTPS_COMMAND}` serves this app over https.")
+
+
+@pytest.mark.parametrize("url,config,expected", [
+    ("https://localhost:8501/speech", Settings(), f"https://{LAN}:8501/speech"),  # served over https: its link too
+    ("https://room.test:8501/speech", Settings(listen="127.0.0.1"), "https://room.test:8501/speech"),
+    ("http://localhost:8501/speech", Settings(public="https://dll.example.org"), "https://dll.example.org/speech"),
+])
+def test_served_over_https_or_with_an_https_public_url_the_link_is_https_and_says_nothing_of_it(url, config, expected):
+    base = room_base(url, config, lan)
+    assert base.url == expected and base.scannable
+    assert "Over http" not in base.note
+
+
+def test_a_plain_http_link_for_phones_says_they_cant_record_and_the_command_that_fixes_it():
+    base = room_base("http://localhost:8501/speech", Settings(), lan)
+    assert base.url == f"http://{LAN}:8501/speech"
+    assert base.note.endswith("\n\n" + HTTPS_LINE) and LAN in base.note  # its own line, after the address's
+    base = room_base("http://localhost:8501/", Settings(public="http://192.168.1.20:8080"), lan)
+    assert "can't record or take photos" in base.note and f"set {ENV} to its https address" in base.note
+    assert room_address.HTTPS_COMMAND not in base.note  # behind a proxy the laptop command is not the fix
+    for url, config in (("http://localhost:8501/speech", Settings(listen="127.0.0.1")),  # no code: nothing to add
+                        ("http://localhost:8501/speech", Settings(in_container=True))):
+        assert "Over http" not in room_base(url, config, lan).note
 
 
 def test_a_public_url_wins_and_keeps_the_page_path():
@@ -174,3 +203,17 @@ def test_the_share_box_uses_the_public_url(monkeypatch):
     at, _ = open_translate(monkeypatch, "http://localhost:8501/translate")
     (code,) = at.code
     assert code.value == "https://dll.example.org/translate?text=Where+is+the+station%3F"
+
+
+def test_the_share_box_gives_the_https_link_over_https_and_the_fix_over_http(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setattr(room_address, "in_container", lambda: False)
+    monkeypatch.setattr(room_address, "lan_address", lan)
+    at, _ = open_translate(monkeypatch, "https://localhost:8501/translate")
+    (code,) = at.code
+    assert code.value == f"https://{LAN}:8501/translate?text=Where+is+the+station%3F"
+    assert not any("Over http" in caption.value for caption in at.caption)
+    at, _ = open_translate(monkeypatch, "http://room.test:8501/translate")  # a phone's view of a plain http server
+    (code,) = at.code
+    assert code.value.startswith("http://room.test:8501/translate")
+    assert any(caption.value == HTTPS_LINE for caption in at.caption)

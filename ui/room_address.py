@@ -30,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 ENV = "DLL_PUBLIC_URL"
 COMMAND = "streamlit run app.py --server.address 0.0.0.0"
+HTTPS_COMMAND = "python -m deploy.https"  # a certificate for this computer, and the app served over https
 ALL_INTERFACES = ("", "0.0.0.0", "::")
 LAN_TTL = 30.0  # seconds a found network address is kept (a laptop changes Wi-Fi rarely; a lookup is a syscall)
 
@@ -156,7 +157,19 @@ def _with_host(parts, host: str) -> str:
 
 def room_base(url: str, config: Settings, lan=None) -> RoomBase:
     """The link a room can open for a page whose URL (st.context.url, no query string) is `url`; `lan()` gives this
-    machine's network address (default lan_address)."""
+    machine's network address (default lan_address). A plain http link for phones gets one more line: over http
+    their browsers give the page no microphone or camera (ui/secure.py), and how to serve https."""
+    base = _room_base(url, config, lan)
+    parts = urlsplit(base.url)
+    if not base.scannable or parts.scheme != "http" or is_loopback(parts.hostname):
+        return base
+    fix = (f"serve it over https (README, *In front of a room*) and set {ENV} to its https address" if config.public
+           else f"`{HTTPS_COMMAND}` serves this app over https")
+    line = f"Over http, phones can't record or take photos (browsers allow that on https pages only): {fix}."
+    return RoomBase(base.url, True, f"{base.note}\n\n{line}" if base.note else line)
+
+
+def _room_base(url: str, config: Settings, lan) -> RoomBase:
     parts, lan = urlsplit(url), lan or lan_address
     if config.public:
         path = parts.path
