@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -20,15 +21,21 @@ def free_port() -> int:
 
 
 def start_server(port: int, log: Path | None = None, timeout: float = 120, poll: float = 0.3,
-                 cpus: set[int] | None = None) -> subprocess.Popen:
+                 cpus: set[int] | None = None, tls: tuple[Path, Path] | None = None) -> subprocess.Popen:
     """`streamlit run app.py` on `port`, its output in `log` (None: discarded); returns once /_stcore/health
     answers (polled every `poll` s). RuntimeError when the port is taken, the server exits, or `timeout` s pass.
-    cpus: the cores it may run on (Linux; e.g. one replica per core), None: any."""
+    cpus: the cores it may run on (Linux; e.g. one replica per core), None: any. tls: (certificate, key) files:
+    served over https only (Streamlit's server.sslCertFile / sslKeyFile)."""
     with socket.socket() as s:
         if s.connect_ex(("127.0.0.1", port)) == 0:
             raise RuntimeError(f"port {port} is already in use (another server?): choose another")
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port",
            str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    if tls is not None:
+        cmd += ["--server.sslCertFile", str(tls[0]), "--server.sslKeyFile", str(tls[1])]
+    health = f"{'https' if tls else 'http'}://127.0.0.1:{port}/_stcore/health"
+    # Only whether it answers: the certificate is the test's own (browsers and clients check it themselves).
+    context = ssl._create_unverified_context() if tls else None
     out = log.open("w") if log is not None else subprocess.DEVNULL
     pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
     server = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, preexec_fn=pin)
@@ -36,7 +43,7 @@ def start_server(port: int, log: Path | None = None, timeout: float = 120, poll:
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+            with urllib.request.urlopen(health, timeout=2, context=context) as r:
                 if r.status == 200:
                     return server
         except OSError:
