@@ -82,8 +82,9 @@ class Run:
 class Session:
     """One viewer: one WebSocket, one Streamlit session; a reader task parses every ForwardMsg as it comes."""
 
-    def __init__(self, url: str, timeout: float, headers: dict | None = None):
+    def __init__(self, url: str, timeout: float, headers: dict | None = None, tls=None):
         self.url, self.timeout, self.headers = url, timeout, headers  # headers: e.g. the cookies, behind a proxy
+        self.tls = tls  # an ssl.SSLContext for a wss:// url (None: the default one)
         self.ws, self.reader, self.page_hash, self.session_id = None, None, "", ""
         self.inbox: asyncio.Queue = asyncio.Queue()
 
@@ -93,7 +94,8 @@ class Session:
         # No keepalive pings (the browser sends none either: a busy server must not look dead); no size limit
         # (the 3D map is a few MB); permessage-deflate offered, as browsers do.
         self.ws = await connect(self.url, subprotocols=["streamlit"], max_size=None, ping_interval=None,
-                                open_timeout=self.timeout, close_timeout=2, additional_headers=self.headers)
+                                open_timeout=self.timeout, close_timeout=2, additional_headers=self.headers,
+                                **({"ssl": self.tls} if self.tls is not None else {}))
         self.inbox = asyncio.Queue()
         self.reader = asyncio.create_task(self._read(self.ws, self.inbox))
 

@@ -5,6 +5,9 @@ proxy as a browser does: cookies kept, the page over the WebSocket, a photo uplo
     ports = [free_port(), free_port()]  # each a server: harness.server.start_server(port)
     with nginx(ports) as url:           # http://127.0.0.1:P, deploy/nginx.conf's affinity (affinity=False: none)
         result = asyncio.run(upload_a_photo(url))
+
+With tls=(certificate, key) nginx serves the file as it ships: https, and http redirected to it (`http_port`);
+without, its https server is made plain http and the redirect left out (the benchmarks: the routing, TLS aside).
 """
 from __future__ import annotations
 
@@ -13,7 +16,9 @@ import contextlib
 import http.client
 import io
 import shutil
+import re
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -27,7 +32,10 @@ from harness.server import ROOT, free_port
 
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 UPSTREAM = "    server app:8501 max_fails=3 fail_timeout=10s;\n"
-LISTEN = "    listen 8080;\n"
+LISTEN = "    listen 8080;\n"  # the plain http server: a redirect to https
+HTTPS_LISTEN = "    listen 8443 ssl;\n"
+REDIRECT = "https://$host:8443$request_uri"
+CERTIFICATE = ("/etc/nginx/certs/cert.pem;", "/etc/nginx/certs/key.pem;")
 AFFINITY = "    hash $dll_affinity consistent;\n"
 SET_COOKIE = "        add_header Set-Cookie $dll_set_cookie;\n"
 UPLOAD_PAGE, UPLOAD_QUERY = "photos", "source=upload"  # the photo page, opened on its uploader
@@ -40,14 +48,29 @@ def _replace_once(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
-def nginx_config(ports: list[int], listen: int, folder: Path, affinity: bool = True) -> str:
+def nginx_config(ports: list[int], listen: int, folder: Path, affinity: bool = True,
+                 tls: tuple[Path, Path] | None = None, http_port: int | None = None) -> str:
     """A whole nginx.conf for a user process: deploy/nginx.conf inside `http { }`, its upstream = the servers on
     `ports`, listening on 127.0.0.1:`listen`, its files in `folder`; each response says which replica answered
-    (X-Replica). affinity=False: round-robin, the control that shows why affinity is needed."""
+    (X-Replica). affinity=False: round-robin, the control that shows why affinity is needed. tls: (certificate, key):
+    https on `listen` and the redirect from http on `http_port`; None: plain http on `listen`, no redirect."""
     site = NGINX_CONF.read_text(encoding="utf-8")
     site = _replace_once(site, UPSTREAM, "".join(f"    server 127.0.0.1:{p} max_fails=3 fail_timeout=10s;\n"
                                                  for p in ports))
-    site = _replace_once(site, LISTEN, f"    listen 127.0.0.1:{listen};\n")
+    if tls is not None:
+        site = _replace_once(site, HTTPS_LISTEN, f"    listen 127.0.0.1:{listen} ssl;\n")
+        site = _replace_once(site, REDIRECT, REDIRECT.replace("8443", str(listen)))
+        site = _replace_once(site, LISTEN, f"    listen 127.0.0.1:{http_port or free_port()};\n")
+        for shipped, path in zip(CERTIFICATE, tls):
+            site = _replace_once(site, shipped, f"{path};")
+    else:
+        redirect = re.search(r"^server \{\n" + re.escape(LISTEN) + r".*?^\}\n", site, re.M | re.S)
+        if redirect is None:
+            raise ValueError("deploy/nginx.conf no longer has its http server block: update harness/replicas.py")
+        site = site.replace(redirect.group(0), "")
+        site = _replace_once(site, HTTPS_LISTEN, f"    listen 127.0.0.1:{listen};\n")
+        site = re.sub(r"^    ssl_.*\n", "", site, flags=re.M)
+        site = _replace_once(site, "Secure; ", "")  # a browser drops a Secure cookie that came over http
     site = _replace_once(site, SET_COOKIE, SET_COOKIE + "        add_header X-Replica $upstream_addr always;\n")
     if not affinity:
         site = _replace_once(site, AFFINITY, "")
@@ -58,8 +81,10 @@ def nginx_config(ports: list[int], listen: int, folder: Path, affinity: bool = T
 
 
 @contextlib.contextmanager
-def nginx(ports: list[int], affinity: bool = True, timeout: float = 10):
-    """nginx in front of the servers on `ports`, as a child process; yields its base URL; stopped after."""
+def nginx(ports: list[int], affinity: bool = True, timeout: float = 10, tls: tuple[Path, Path] | None = None,
+          http_port: int | None = None):
+    """nginx in front of the servers on `ports`, as a child process; yields its base URL (https:// with `tls`, its
+    http redirect on `http_port`); stopped after."""
     binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     if binary is None:
         raise FileNotFoundError("nginx is not installed (apt-get install -y nginx)")
@@ -68,7 +93,7 @@ def nginx(ports: list[int], affinity: bool = True, timeout: float = 10):
         folder = Path(tmp)
         folder.chmod(0o755)  # started as root, nginx's workers run as nobody: they write request bodies below it
         conf = folder / "nginx.conf"
-        conf.write_text(nginx_config(ports, listen, folder, affinity), encoding="utf-8")
+        conf.write_text(nginx_config(ports, listen, folder, affinity, tls, http_port), encoding="utf-8")
         process = subprocess.Popen([binary, "-p", str(folder), "-c", str(conf), "-e", str(folder / "error.log")],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
@@ -80,7 +105,7 @@ def nginx(ports: list[int], affinity: bool = True, timeout: float = 10):
                 if process.poll() is not None or time.time() > deadline:
                     raise RuntimeError(f"nginx did not start: {process.stderr.read().decode(errors='replace')}")
                 time.sleep(0.05)
-            yield f"http://127.0.0.1:{listen}"
+            yield f"{'https' if tls else 'http'}://127.0.0.1:{listen}"
         finally:
             process.terminate()
             try:
@@ -104,15 +129,16 @@ class Result:
 class Browser:
     """An HTTP client that keeps cookies, as a browser's tab does (one host)."""
 
-    def __init__(self, base: str, result: Result):
-        self.base, self.result, self.cookies = base, result, SimpleCookie()
+    def __init__(self, base: str, result: Result, tls: ssl.SSLContext | None = None):
+        self.base, self.result, self.cookies, self.tls = base, result, SimpleCookie(), tls
 
     def cookie_header(self) -> str:
         return "; ".join(f"{k}={m.value}" for k, m in self.cookies.items())
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
         parts = urlsplit(self.base)
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        connection = (http.client.HTTPSConnection(parts.hostname, parts.port, timeout=60, context=self.tls)
+                      if parts.scheme == "https" else http.client.HTTPConnection(parts.hostname, parts.port, timeout=60))
         try:
             connection.request(method, path, body=body, headers={"Cookie": self.cookie_header(), **(headers or {})})
             response = connection.getresponse()
@@ -146,16 +172,17 @@ def multipart(name: str, data: bytes, mime: str) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-async def upload_a_photo(base: str, timeout: float = 60) -> Result:
+async def upload_a_photo(base: str, timeout: float = 60, tls: ssl.SSLContext | None = None) -> Result:
     """One new viewer through the proxy at `base`: the app's health and page (HTTP), the home page and the photo
-    page over the WebSocket, a photo uploaded (PUT) and read by the page, and every /media image the page shows."""
+    page over the WebSocket, a photo uploaded (PUT) and read by the page, and every /media image the page shows.
+    tls: what an https `base` is checked with (e.g. a context that trusts the test's certificate)."""
     from streamlit.proto.Common_pb2 import FileURLs
     from streamlit.proto.WidgetStates_pb2 import WidgetState
 
     from benchmarks.load_ws import Session, first
 
     result = Result()
-    tab = Browser(base, result)
+    tab = Browser(base, result, tls)
     call = asyncio.to_thread
     status, headers, _ = await call(tab.request, "GET", "/_stcore/health")
     result.replica = headers.get("X-Replica", "")
@@ -164,8 +191,8 @@ async def upload_a_photo(base: str, timeout: float = 60) -> Result:
     status, _, page = await call(tab.request, "GET", "/")
     if status != 200 or b'id="root"' not in page:
         result.failures.append(f"page: HTTP {status}")
-    session = Session(base.replace("http://", "ws://") + "/_stcore/stream", timeout,
-                      headers={"Cookie": tab.cookie_header()})
+    session = Session(re.sub(r"^http", "ws", base) + "/_stcore/stream", timeout,  # https -> wss
+                      headers={"Cookie": tab.cookie_header()}, tls=tls)
     await session.open()
     async def fetch_media(run) -> None:
         for element in run.elements:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import http.client
+import ipaddress
 import re
 import shutil
+import ssl
 import subprocess
 
 import pytest
@@ -43,8 +46,19 @@ def two_replicas(tmp_path_factory):
             stop_server(server)
 
 
-async def viewers(url: str, count: int) -> list[replicas.Result]:
-    return list(await asyncio.gather(*(replicas.upload_a_photo(url) for _ in range(count))))
+async def viewers(url: str, count: int, tls: ssl.SSLContext | None = None) -> list[replicas.Result]:
+    return list(await asyncio.gather(*(replicas.upload_a_photo(url, tls=tls) for _ in range(count))))
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A certificate for 127.0.0.1 made by deploy/https.py (what `python -m deploy.https --print` writes), and a
+    client context that trusts it alone: the viewers below check it as a browser does."""
+    from deploy import https
+
+    cert, key = https.make_certificate(tmp_path_factory.mktemp("tls"), ["localhost"],
+                                       [ipaddress.ip_address("127.0.0.1")])
+    return cert, key, ssl.create_default_context(cafile=str(cert))
 
 
 @needs_nginx
@@ -80,9 +94,39 @@ def test_without_affinity_uploads_or_media_reach_the_wrong_replica(two_replicas)
 
 
 @needs_nginx
-def test_nginx_accepts_the_config(tmp_path):
+def test_over_https_the_proxy_redirects_http_marks_its_cookie_secure_and_carries_uploads_and_websockets(
+        two_replicas, certificate):
+    """The file as it ships: https (the certificate checked by the viewers), http answered with a redirect to the same
+    path over https, the affinity cookie Secure; two viewers upload a photo over https and talk to their replica
+    over wss://, each on one replica."""
+    cert, key, trust = certificate
+    http_port = free_port()
+    with replicas.nginx(two_replicas, tls=(cert, key), http_port=http_port) as url:
+        assert url.startswith("https://")
+        plain = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+        plain.request("GET", "/photos?source=upload")
+        response = plain.getresponse()
+        assert response.status == 308 and response.headers["Location"] == f"{url}/photos?source=upload"
+        plain.close()
+        secure = http.client.HTTPSConnection("127.0.0.1", int(url.rsplit(":", 1)[1]), timeout=10, context=trust)
+        secure.request("GET", "/_stcore/health")
+        response = secure.getresponse()
+        assert response.status == 200 and response.read() == b"ok"
+        (cookie,) = [c for c in response.headers.get_all("Set-Cookie") if c.startswith("dll_replica=")]
+        assert "; Secure" in cookie and "HttpOnly" in cookie
+        secure.close()
+        results = run_async(viewers(url, 2, trust))
+    for result in results:
+        assert not result.failures, result
+        assert result.answer.startswith(replicas.UPLOAD_ANSWER) and result.media >= 2, result
+        assert result.replicas == {result.replica}, result
+
+
+@needs_nginx
+@pytest.mark.parametrize("tls", [True, False], ids=["https", "plain"])
+def test_nginx_accepts_the_config(tmp_path, tls, certificate):
     conf = tmp_path / "nginx.conf"
-    conf.write_text(replicas.nginx_config([8501, 8502], free_port(), tmp_path))
+    conf.write_text(replicas.nginx_config([8501, 8502], free_port(), tmp_path, tls=certificate[:2] if tls else None))
     check = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "error.log")],
                            capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr
@@ -95,6 +139,13 @@ def test_the_nginx_config_keeps_websockets_and_affinity():
                  "add_header Set-Cookie $dll_set_cookie;", "client_max_body_size 26m;"):
         assert line in site, line
     assert not re.search(r"^\s*ip_hash", site, re.M)  # every 127.0.0.x (and each /24) on one replica
+    # https: phones get the microphone and camera on https pages only; http only redirects there
+    for line in ("listen 8443 ssl;", "ssl_certificate /etc/nginx/certs/cert.pem;",
+                 "ssl_certificate_key /etc/nginx/certs/key.pem;", "return 308 https://$host:8443$request_uri;"):
+        assert line in site, line
+    assert re.search(r'"dll_replica=\$request_id;[^"]*; Secure;', site)
+    http_server = re.search(r"^server \{\n    listen 8080;\n(.*?)^\}", site, re.M | re.S).group(1)
+    assert "proxy_pass" not in http_server  # nothing served over plain http
     upload_mb = int(re.search(r"maxUploadSize = (\d+)", (ROOT / ".streamlit" / "config.toml").read_text())[1])
     assert int(re.search(r"client_max_body_size (\d+)m", site)[1]) > upload_mb
 
@@ -131,6 +182,10 @@ def test_compose_runs_replicas_behind_the_nginx_config():
     assert (DEPLOY / app["build"]["context"] / app["build"]["dockerfile"]).resolve() == (DEPLOY / "Dockerfile")
     assert app["deploy"]["replicas"] >= 2 and "ports" not in app  # only the proxy reaches the replicas
     assert "./nginx.conf:/etc/nginx/conf.d/default.conf:ro" in proxy["volumes"]
+    # the certificate's folder (python -m deploy.https's, by default) where deploy/nginx.conf reads it
+    (certs,) = [v for v in proxy["volumes"] if v.endswith(":/etc/nginx/certs:ro")]
+    assert "deep-learning-live" in certs and "DLL_CERT_DIR" in certs
+    assert any(port.endswith(":8443") for port in proxy["ports"])
     assert any(port.endswith(":8080") for port in proxy["ports"]) and "listen 8080;" in (DEPLOY / "nginx.conf").read_text()
     assert proxy["depends_on"]["app"]["condition"] == "service_healthy"
     assert "DLL_PUBLIC_URL" in app["environment"]
@@ -175,3 +230,22 @@ def test_kubernetes_manifest_keeps_viewers_on_their_replica():
         assert container[probe]["httpGet"]["path"] == "/_stcore/health"
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == service["metadata"]["name"]
+
+
+def test_kubernetes_ingress_serves_https_for_its_host_and_the_public_url_is_it():
+    """Phones record and take photos on https pages only: the Ingress's `tls:` covers its host (a Secret, which
+    cert-manager makes, as the file's comment says), the cookie is Secure, and DLL_PUBLIC_URL is that https host."""
+    deployment, _, ingress = manifest()
+    (tls,) = ingress["spec"]["tls"]
+    hosts = [rule["host"] for rule in ingress["spec"]["rules"]]
+    assert tls["secretName"] and set(hosts) <= set(tls["hosts"])
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/session-cookie-secure"] == "true"
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    public = {e["name"]: e.get("value") for e in container["env"]}["DLL_PUBLIC_URL"]
+    assert public == f"https://{hosts[0]}"
+    assert "cert-manager" in (DEPLOY / "kubernetes.yaml").read_text()
+    import kubernetes_validate
+
+    broken = {**ingress, "spec": {**ingress["spec"], "tls": [{"hosts": "dll.example.org", "secretName": 3}]}}
+    with pytest.raises(kubernetes_validate.ValidationError):  # the schema checks the tls section too
+        kubernetes_validate.validate(broken, kubernetes_validate.latest_version(), strict=True)
