@@ -6,7 +6,7 @@ from models import digits
 from ui.card import model_card, training_curves
 from ui.charts import article, feature_grid, image_heatmap, probability_bars
 from ui.loading import load_model
-from ui import share
+from ui import room, share
 from ui.presenter import explain
 
 CANVAS_SIZE = 280  # display pixels: ten times MNIST's 28x28
@@ -86,6 +86,7 @@ with right:
                              winner, "Probability of each digit"),
             key="probabilities",
         )
+        room.digit(prediction, st.session_state.canvas_version)  # in a room (?room=CODE): to its screen, with a tap
 
 if prediction is not None:
     st.subheader("What the network sees, layer by layer")

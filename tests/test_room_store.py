@@ -91,6 +91,8 @@ def test_only_the_presenter_key_clears_hides_and_closes(store):
             with pytest.raises(rs.WrongKey):
                 call()
     assert store.stats(room.code).events == 1
+    assert store.check(room.code, room.key) and not store.check(room.code, room.key[:-1] + "x")
+    assert not store.check(room.code, None) and not store.check(rs.new_room().code, room.key)
     store.hide(room.code, room.key, event)
     assert store.events(room.code)[0]["hidden"]
     store.clear(room.code, room.key)

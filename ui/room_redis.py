@@ -98,6 +98,12 @@ class RedisStore:
         return rs.normal_code(code) == code and bool(self.r.exists(PREFIX + code))
 
     @_reachable
+    def check(self, code: str, key: str | None) -> bool:
+        if rs.normal_code(code) != code:
+            return False
+        return rs.key_matches(self.r.hget(PREFIX + code, "key") or "", key)
+
+    @_reachable
     def join(self, code: str, phone: str) -> None:
         rs._check_phone(phone)
         self._meta(code)

@@ -186,6 +186,7 @@ class RoomStore(Protocol):
     def open(self) -> Room: ...
     def ensure(self, room: Room) -> bool: ...  # the presenter's room exists again (after a restarted Redis)
     def exists(self, code: str) -> bool: ...
+    def check(self, code: str, key: str | None) -> bool: ...  # the presenter's key, in constant time
     def join(self, code: str, phone: str) -> None: ...
     def add_event(self, code: str, phone: str, event: dict) -> int: ...
     def events(self, code: str) -> list[dict]: ...  # each with "id", "phone", "t", "hidden"
@@ -236,6 +237,11 @@ class MemoryStore:
         with self.lock:
             self._sweep(self.clock())
             return code in self.rooms
+
+    def check(self, code: str, key: str | None) -> bool:
+        with self.lock:
+            room = self.rooms.get(code) if isinstance(code, str) else None
+            return room is not None and key_matches(room["key"], key)
 
     def join(self, code: str, phone: str) -> None:
         _check_phone(phone)
