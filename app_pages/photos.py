@@ -9,7 +9,7 @@ from app_pages.figures.photos import photo_with_heatmap
 from ui.card import model_card, training_curves
 from ui.charts import article, feature_grid, ranking_bars, rgb_grid
 from ui.loading import load_model
-from ui import secure, share
+from ui import room, secure, share
 from ui.presenter import explain
 
 FEATURE_MAPS_SHOWN = 32
@@ -130,6 +130,7 @@ with right:
             icon=":material/help:",
         )
     st.plotly_chart(ranking_bars(result.ranking, "Probability of each class"), key="ranking")
+    room.photo(result, data, image)  # in a room (?room=CODE): to its screen, with a tap; the photo only if ticked
     other = result.alternative[0]
     st.caption(
         f"{'With' if not tta else 'Without'} test-time augmentation it would say **{other[0]}** ({other[1]:.0%}). "

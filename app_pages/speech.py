@@ -10,7 +10,7 @@ from app_pages.figures.speech import speech_figure
 from ui.card import epoch_lines, model_card
 from ui.charts import ACCENT
 from ui.loading import load_model
-from ui import secure, share
+from ui import room, secure, share
 from ui.presenter import explain
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "speech"
@@ -131,6 +131,7 @@ with st.container():
                     st.markdown("## Not sure what was said")
                     st.warning("**Not sure.** " + " ".join(result.doubts), icon=":material/help:")
                     st.caption(f"Best guess: {result.digits} (“{result.words}”)  ·  {per_digit}")
+            room.speech(result, data)  # in a room (?room=CODE): the digits heard and meant, never the audio
             if expected is not None:
                 st.caption(f"The clip says: “{expected or 'nothing'}”.")
             left, right = st.columns(2)

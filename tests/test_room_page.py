@@ -138,3 +138,32 @@ def test_nothing_a_phone_sends_is_rendered_as_html():
     for path in [ROOT / "app_pages" / "room.py", *(ROOT / "ui").glob("room*.py")]:
         code = path.read_text()
         assert "unsafe_allow_html" not in code and "st.html" not in code and "components.html" not in code, path
+
+
+def in_room(code: str, page: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params["room"] = code
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_photo_page_sends_its_class_and_the_photo_only_when_ticked(opened):
+    at = in_room(opened.code, "app_pages/photos.py")  # its first example: Chelsea the cat
+    (event,) = room.store().events(opened.code)
+    assert event["kind"] == "photo" and event["label"] == "cat" and event["thumb"] is None
+    [c for c in at.checkbox if c.label.startswith("Show my photo on the screen")][0].check().run()
+    thumb = room.store().events(opened.code)[-1]["thumb"]
+    assert Image.open(io.BytesIO(base64.b64decode(thumb))).size == (room.THUMB_PX, room.THUMB_PX)
+
+
+def test_the_speech_page_sends_the_digits_heard_and_meant_never_audio(opened):
+    at = in_room(opened.code, "app_pages/speech.py")
+    (box,) = [b for b in at.text_input if b.label.startswith("The digits you said")]
+    box.set_value("4 1 5 9").run()
+    events = room.store().events(opened.code)
+    assert events and events[-1]["kind"] == "speech" and events[-1]["meant"] == "4 1 5 9"
+    assert set(events[-1]) <= {"kind", "slot", "heard", "meant", "id", "phone", "t", "hidden"}  # no audio field
+    box.set_value("four").run()
+    assert "Digits only" in text(at)

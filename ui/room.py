@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import zlib
 
 import numpy as np
 import streamlit as st
@@ -108,11 +109,19 @@ def digit(prediction, slot: int) -> None:
                          "answer": -1 if prediction.not_digit else int(prediction.digit), "right": right, "meant": meant})
 
 
-def photo(label: str, confidence: float, slot: int, image=None) -> None:
-    """Upload a photo: the class (or "none of the ten" / "not sure") and confidence; the tap; the photo only as a
-    64x64 thumbnail, only when the box is ticked."""
-    if not code():
+def slot_of(data: bytes) -> int:
+    """An uploaded photo's or a recording's slot: the same file, the same answer."""
+    return zlib.crc32(data) & 0x7FFFFFFF
+
+
+def photo(result, data: bytes, image=None) -> None:
+    """Upload a photo (models.photos.Analysis): the class, or "none of the ten" / "not sure", and confidence; the
+    tap; the photo only as a 64x64 thumbnail, only when the box is ticked. Nothing for a photo too small to tell."""
+    if not code() or result.too_small:
         return
+    top_class, confidence = result.ranking[0]
+    label = "none of the ten" if result.outlier else top_class if result.sure else "not sure"
+    slot = slot_of(data)
     right, _ = _verdict("photo", slot)
     thumb = None
     if image is not None and st.checkbox("Show my photo on the screen (64×64)", key=f"room_thumb_{slot}"):
@@ -123,10 +132,11 @@ def photo(label: str, confidence: float, slot: int, image=None) -> None:
     send("photo", slot, {"label": label, "confidence": round(float(confidence), 4), "right": right, "thumb": thumb})
 
 
-def speech(heard: str, slot: int) -> None:
-    """Record speech: the digits heard; the digits meant, typed. Never the audio."""
+def speech(result, data: bytes) -> None:
+    """Record speech (models.speech.Transcript): the digits heard; the digits meant, typed. Never the audio."""
     if not code():
         return
+    heard, slot = result.digits if result.prepared.speech else "", slot_of(data)
     typed = st.text_input("The digits you said (for the room's screen)", key=f"room_speech_{slot}", max_chars=40,
                           placeholder="e.g. 4159")
     meant = "".join(ch for ch in typed if ch.isdigit())[:20] or None
@@ -136,7 +146,12 @@ def speech(heard: str, slot: int) -> None:
     send("speech", slot, {"heard": " ".join(heard.replace(" ", ""))[:39], "meant": " ".join(meant) if meant else None})
 
 
-def live(network: str, seconds: float, accuracy: float, slot: int) -> None:
-    """Watch a network learn: the run, for the room's leaderboard."""
-    if code():
-        send("live", slot, {"network": network, "seconds": round(float(seconds), 1), "accuracy": round(float(accuracy), 4)})
+def live(result) -> None:
+    """Watch a network learn (models.live.Result): the run, network, seconds, accuracy, for the leaderboard. The
+    network is the page's choice, which can't change while its run trains."""
+    if code() and result is not None:
+        from models.live import PRESETS
+
+        network = PRESETS[st.session_state.get("live_preset") or "default"].title
+        send("live", slot_of(f"{result.seconds} {result.test_accuracy} {result.steps}".encode()), {"network": network, "seconds": round(float(result.seconds), 1),
+                                              "accuracy": round(float(result.test_accuracy), 4)})

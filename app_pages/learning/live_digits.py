@@ -8,7 +8,7 @@ from app_pages.figures.live import digit_grid, learning_curves, weight_mosaic
 from models import digits, live
 from ui.charts import article, probability_bars
 from ui.loading import load_model
-from ui import share
+from ui import room, share
 from ui.presenter import explain
 
 BUDGETS = [5, 10, 15, 30, 60]  # seconds of training a viewer can ask for (live.MAX_SECONDS at most)
@@ -212,4 +212,5 @@ def render() -> None:
     st.session_state.live_refreshing = busy
     st.fragment(run_every=REFRESH if busy else None)(_progress)(reference, meta)
     if run is not None and not busy and run.result is not None:
+        room.live(run.result)  # in a room (?room=CODE): network, seconds, accuracy, for its leaderboard
         _compare(run.result)
