@@ -205,8 +205,8 @@ def test_kubernetes_manifest_against_the_schema():
     for resource in manifest():
         kubernetes_validate.validate(resource, version, strict=True)
         kinds.append(resource["kind"])
-    assert kinds == ["Deployment", "Service", "Ingress"]
-    deployment, service, _ = manifest()
+    assert kinds == ["Deployment", "Service", "Ingress", "Deployment", "Service"]  # the app, then Redis
+    deployment, service, *_ = manifest()
     broken = [{**service, "spec": {**service["spec"], "sessionAfinity": "ClientIP"}},  # misspelt
               {**deployment, "spec": {**deployment["spec"], "replicas": "three"}}]
     for resource in broken:
@@ -215,7 +215,7 @@ def test_kubernetes_manifest_against_the_schema():
 
 
 def test_kubernetes_manifest_keeps_viewers_on_their_replica():
-    deployment, service, ingress = manifest()
+    deployment, service, ingress, *_ = manifest()
     pod = deployment["spec"]["template"]
     assert deployment["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
     assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
@@ -235,7 +235,7 @@ def test_kubernetes_manifest_keeps_viewers_on_their_replica():
 def test_kubernetes_ingress_serves_https_for_its_host_and_the_public_url_is_it():
     """Phones record and take photos on https pages only: the Ingress's `tls:` covers its host (a Secret, which
     cert-manager makes, as the file's comment says), the cookie is Secure, and DLL_PUBLIC_URL is that https host."""
-    deployment, _, ingress = manifest()
+    deployment, _, ingress, *_ = manifest()  # then Redis
     (tls,) = ingress["spec"]["tls"]
     hosts = [rule["host"] for rule in ingress["spec"]["rules"]]
     assert tls["secretName"] and set(hosts) <= set(tls["hosts"])
@@ -249,3 +249,25 @@ def test_kubernetes_ingress_serves_https_for_its_host_and_the_public_url_is_it()
     broken = {**ingress, "spec": {**ingress["spec"], "tls": [{"hosts": "dll.example.org", "secretName": 3}]}}
     with pytest.raises(kubernetes_validate.ValidationError):  # the schema checks the tls section too
         kubernetes_validate.validate(broken, kubernetes_validate.latest_version(), strict=True)
+
+
+def test_redis_for_the_rooms_is_internal_and_keeps_nothing_on_disk():
+    """compose and Kubernetes: the replicas read DLL_ROOM_REDIS, pointing at a Redis reached only inside (no
+    published port, no Ingress, a ClusterIP Service), started with no snapshot and no append-only file."""
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    app, redis = compose["services"]["app"], compose["services"]["redis"]
+    assert app["environment"]["DLL_ROOM_REDIS"] == "redis://redis:6379/0"
+    assert app["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "ports" not in redis and "volumes" not in redis
+    assert redis["command"][:5] == ["redis-server", "--save", "", "--appendonly", "no"]
+    deployment, _, ingress, redis_deployment, redis_service = manifest()
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    url = {e["name"]: e["value"] for e in container["env"]}["DLL_ROOM_REDIS"]
+    assert url == f"redis://{redis_service['metadata']['name']}:6379/0"
+    assert redis_service["spec"]["type"] == "ClusterIP"
+    assert redis_service["spec"]["selector"].items() <= redis_deployment["spec"]["template"]["metadata"]["labels"].items()
+    (redis_container,) = redis_deployment["spec"]["template"]["spec"]["containers"]
+    assert redis_container["args"][:4] == ["--save", "", "--appendonly", "no"]
+    assert "volumes" not in redis_deployment["spec"]["template"]["spec"]
+    assert all(path["backend"]["service"]["name"] != redis_service["metadata"]["name"]
+               for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"])
