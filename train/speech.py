@@ -93,6 +93,9 @@ class TrainConfig:
     clipping: bool = False  # a microphone driven past full scale: gain then hard clipping
     phone_band: bool = False  # a telephone's 300-3400 Hz band with mu-law quantisation
     extra_voices: int = 0  # more synthetic utterances in high voices (espeak-ng women/child-like, flite/Festival slt)
+    # Start from a trained checkpoint (folder/name, e.g. models/weights/speech) instead of random weights: on a CPU
+    # shared with other jobs (a quarter to half a core) a run from scratch gets half the shipped recipe's steps.
+    init: str = ""
     hidden: int = 128  # GRU units per direction
     layers: int = 2
     channels: int = 128
@@ -696,6 +699,11 @@ def train(cfg: TrainConfig) -> dict:
     device = get_device()
     model_cfg = S.Config(channels=cfg.channels, hidden=cfg.hidden, layers=cfg.layers)
     model = S.SpeechNet(model_cfg).to(device)
+    if cfg.init:
+        start_from, _ = S.load(Path(cfg.init).parent, torch.device("cpu"), name=Path(cfg.init).name)
+        model.load_state_dict(start_from.state_dict())
+        for p in model.parameters():
+            p.requires_grad_(True)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     budget = 0.0 if cfg.dry_run else cfg.minutes * 60
     stream = iter(torch.utils.data.DataLoader(Batches(words, synthetic, cfg), batch_size=None,
