@@ -27,6 +27,10 @@ MAX_QUERY_CHARS = 100
 emb, meta = load_model(embeddings.NAME)
 
 st.title("🔤 Explore word embeddings")
+# For a room (presenter mode) the map comes first, across the whole width and most of the screen's height; the
+# explanation, the controls, then the neighbours' bars, under it.
+room = presenting()
+map_slot = st.container() if room else None
 explain(
     "Each word becomes a vector of "
     f"{meta['config']['dim']} numbers, learned by a **skip-gram** network (Mikolov et al., 2013) that reads "
@@ -118,7 +122,8 @@ st.session_state.setdefault("words", DEFAULT_SIZE)
 st.session_state.setdefault("method", "t-SNE")
 
 # ---- controls -------------------------------------------------------------------------------
-left, middle, right = st.columns([2, 2, 3])
+# The search first (on a phone, where columns stack, the word and its nearest words come before the map's settings).
+right, left, middle = st.columns([3, 2, 2])
 n = left.select_slider("Words on the map (most frequent first)", SIZES, key="words")
 method = left.segmented_control("Map", list(MAPS.values()), key="method", required=True) or "t-SNE"
 colour = middle.segmented_control("Colour by", ["clusters", "categories"], default="clusters", key="colour",
@@ -159,10 +164,9 @@ if word is not None:
             st.info(f"**{word}** is word #{rank + 1:,} by frequency, beyond the {n:,} on the map: its neighbours "
                     f"are listed; choose more words to see it in the map.")
 
-# For a room (presenter mode) the map takes the whole width and most of the screen's height, the neighbours' bars
-# go under it.
-room = presenting()
-map_column, side = (st.container(), st.container()) if room else st.columns([3, 1])
+if word is not None:  # the answer, under the search box
+    right.container(key="nearest").markdown(f"Nearest to **{word}**: " + ", ".join(w for w, _ in neighbours[:5]))
+map_column, side = (map_slot, st.container()) if room else st.columns([3, 1])
 with map_column:
     st.plotly_chart(word_map((n, method, perplexity, colour, k), words, xyz, groups, focus, on_map,
                              **(dict(height=MAP_HEIGHT_PX, room=True) if room else {})), key="word_map")

@@ -12,7 +12,7 @@ from models import faces
 from ui.card import model_card
 from ui.charts import feature_grid, score_bars
 from ui.loading import load_model
-from ui import secure, share
+from ui import secure, share, style
 from ui.presenter import explain
 
 ORL_FILE = Path(__file__).resolve().parents[1] / "assets" / "faces" / "orl.npz"
@@ -128,7 +128,9 @@ SHARE.restore()
 st.subheader("Who is this? Ten people the network never saw")
 st.caption("The gallery holds **one** photo of each of people 30–39, who were not in the training set. Pick another "
            "photo of one of them: the network's embedding of it is compared with the gallery's.")
-c1, c2, c3 = st.columns(3)
+# The choice, then the photo and its answer; on a phone the answer comes first, under the photo (style.last).
+unseen = st.container()
+c1, c2, c3 = unseen.container(key=style.last("faces_choice")).columns(3)
 gallery_k = c1.slider("Gallery photo of each person", 1, 10, key="gallery_photo") - 1
 person = c2.selectbox("Person (unseen in training)", unseen_people, key="person", format_func=lambda p: f"person {p}")
 probe_k = c3.slider("Their photo", 1, 10, key="probe_photo") - 1
@@ -136,7 +138,7 @@ probe = photo_index(person, probe_k)
 orl_gallery = {f"person {p}": embeddings[photo_index(p, gallery_k)][None] for p in unseen_people}
 ranking = faces.similarities(embeddings[probe], orl_gallery)
 
-left, right = st.columns([1, 2], gap="large")
+left, right = unseen.columns([1, 2], gap="large")
 with left:
     st.image(images[probe], caption=f"person {person}, photo {probe_k + 1}" +
              (" (the gallery's own photo)" if probe_k == gallery_k else ""), width=184)

@@ -13,7 +13,7 @@ explain(
     "(*Nature* 521, 436–444, 2015). Every model here was trained **from scratch** by this project's own "
     "scripts; each page lets you try one and look inside it."
 )
-st.markdown(
+explain(  # folded on a phone and in presenter mode: the examples' cards then start on the first screen
     """
 The review in a few lines:
 
@@ -26,8 +26,7 @@ The review in a few lines:
 - **Recurrent networks** read sequences one element at a time and keep a state: speech, and
   language, where attention lets a decoder look back at the words it translates.
 - **Distributed representations**: words become vectors, and similar words end up close.
-"""
-)
+""", label="The review in a few lines")
 
 st.subheader("Try the examples")
 # In the sidebar's order, one row of columns at a time: on a phone, where columns stack, the cards then keep that

@@ -104,7 +104,8 @@ tta = st.toggle("Test-time augmentation: average over the photo, its mirror and 
 result = example_analysis(name, tta) if source == "Example" else photos.analyze(image, model, tta=tta)
 top_class, top_p = result.ranking[0]
 
-left, right = st.columns([1.3, 1], gap="large")
+# The verdict's column first: on a phone, where columns stack, the answer comes before Grad-CAM.
+right, left = st.columns([1, 1.3], gap="large")
 with right:
     if result.too_small:
         st.warning(

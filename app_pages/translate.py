@@ -8,7 +8,7 @@ from models import translate
 from app_pages.figures.translate import attention_heatmap
 from ui.card import curve_panels, model_card
 from ui.loading import load_model
-from ui import share
+from ui import share, style
 from ui.presenter import explain
 
 EXAMPLES = [
@@ -58,8 +58,10 @@ def use_example() -> None:
         st.session_state.sentence = st.session_state.example
 
 
-st.pills("Examples", EXAMPLES, key="example", on_change=use_example)
-left, right = st.columns([4, 1])
+# The sentence and its translation, with the examples: on a phone the examples come after the French (style.last).
+io = st.container()
+io.container(key=style.last("examples")).pills("Examples", EXAMPLES, key="example", on_change=use_example)
+left, right = io.columns([4, 1])
 sentence = left.text_input("English sentence", key="sentence", placeholder="Type a sentence and press Enter")
 beam = right.select_slider("Beam size", BEAM_SIZES, key="beam",
                            help="How many partial translations the decoder keeps at each step. 1 = greedy.")
@@ -82,27 +84,28 @@ if result is None and not sentence.strip():
     st.info("Type an English sentence above, or pick an example.", icon=":material/keyboard:")
 
 if result is not None:
-    # html.escape: whatever was typed (HTML, Markdown) is shown as text, never rendered
-    if result.sure:
-        st.markdown(f"<div class='translation' style='font-size:2rem;font-weight:600;line-height:1.3'>"
-                    f"{html.escape(result.text) or '&nbsp;'}</div>", unsafe_allow_html=True)
-    else:  # the answer is the doubt; the French is only a guess, in small type
-        st.markdown("## Not sure what this says")
-        st.warning(f"**Not sure.** Its best translation scores {result.candidates[0].score:.2f} per subword, below "
-                   f"{translate.NOT_SURE_SCORE:.2f}, where about 1 real sentence in 100 falls: this may not be "
-                   "English, or not a sentence like the everyday ones it learned from." + (
-                       " It learned from sentences written out in full: try a capital letter, apostrophes and a final "
-                       "full stop or question mark (“How are you?”, not “how are you”)." if result.casual else ""),
-                   icon=":material/help:")
-        st.markdown(f"<div class='translation-guess' style='font-size:1rem;opacity:0.75'>Best guess: "
-                    f"{html.escape(result.text) or '&nbsp;'}</div>", unsafe_allow_html=True)
-    notes = []
-    if result.unknown:
-        notes.append("Not in the vocabulary, read as an unknown token: " + " ".join(result.unknown))
-    if result.truncated:
-        notes.append(f"Only the first {translate.MAX_SOURCE_TOKENS - 1} subwords were read.")
-    for note in notes:
-        st.caption(note)
+    with io:  # under the sentence
+        # html.escape: whatever was typed (HTML, Markdown) is shown as text, never rendered
+        if result.sure:
+            st.markdown(f"<div class='translation' style='font-size:2rem;font-weight:600;line-height:1.3'>"
+                        f"{html.escape(result.text) or '&nbsp;'}</div>", unsafe_allow_html=True)
+        else:  # the answer is the doubt; the French is only a guess, in small type
+            st.markdown("## Not sure what this says")
+            st.warning(f"**Not sure.** Its best translation scores {result.candidates[0].score:.2f} per subword, "
+                       f"below {translate.NOT_SURE_SCORE:.2f}, where about 1 real sentence in 100 falls: this may not "
+                       "be English, or not a sentence like the everyday ones it learned from." + (
+                           " It learned from sentences written out in full: try a capital letter, apostrophes and a "
+                           "final full stop or question mark (“How are you?”, not “how are you”)."
+                           if result.casual else ""), icon=":material/help:")
+            st.markdown(f"<div class='translation-guess' style='font-size:1rem;opacity:0.75'>Best guess: "
+                        f"{html.escape(result.text) or '&nbsp;'}</div>", unsafe_allow_html=True)
+        notes = []
+        if result.unknown:
+            notes.append("Not in the vocabulary, read as an unknown token: " + " ".join(result.unknown))
+        if result.truncated:
+            notes.append(f"Only the first {translate.MAX_SOURCE_TOKENS - 1} subwords were read.")
+        for note in notes:
+            st.caption(note)
 
     tab_attention, tab_nbest = st.tabs(["Attention", f"{len(result.candidates)}-best list"])
     with tab_attention:

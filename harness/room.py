@@ -113,18 +113,43 @@ def presenter_embeddings(page, base: str, word: str = "france", shot: Path | Non
     page.get_by_text(f"Nearest to “{word}”").wait_for()
     chart = page.locator(".st-key-word_map")
     plot = chart.locator(".js-plotly-plot")
+    page.wait_for_function("plot => plot.querySelectorAll('g.annotation-scene').length > 1", arg=plot.element_handle())
+    first = chart.evaluate_all(PAGE_BOX_JS)  # where the map is when the page opens
     chart.evaluate("e => e.scrollIntoView({block: 'center'})")  # the whole map on the screen
     page.wait_for_function("plot => plot.querySelectorAll('g.annotation-scene').length > 1", arg=plot.element_handle())
     page.wait_for_timeout(1500)
     labels = plot.evaluate(LABELS_JS)
     box = chart.bounding_box()
     _shot(page, shot)
+    wheel = wheel_over(page, plot)  # last: a zoom would move the labels
     return {"map_width": box["width"], "map_height": box["height"], "labels": labels,
             "label_px": min(label["px"] for label in labels), "overlaps": overlaps(labels),
             "outside": [label["text"] for label in labels if label["x"] < box["x"] or label["y"] < box["y"]
                         or label["x"] + label["width"] > box["x"] + box["width"]
                         or label["y"] + label["height"] > box["y"] + box["height"]],
-            "sidebar_open": _sidebar_open(page)}
+            "sidebar_open": _sidebar_open(page), "map_top": first["top"], "map_bottom": first["bottom"], **wheel}
+
+
+# The 3-D map's camera: its distance from the centre (the wheel zooms by changing it).
+EYE_JS = """plot => { const e = plot._fullLayout.scene._scene.getCamera().eye;
+    return Math.hypot(e.x, e.y, e.z); }"""
+MAIN_SCROLL_JS = "() => document.querySelector('[data-testid=stMain]').scrollTop"
+
+
+def wheel_over(page, plot) -> dict:
+    """From the page's top, turn the mouse wheel over the 3-D plot's middle: how far the page scrolled, and the
+    camera's distance before and after (a zoom changes it)."""
+    page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+    page.wait_for_timeout(300)
+    box = plot.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, min(box["y"] + box["height"] / 2, page.viewport_size["height"] - 50))
+    eye, top = plot.evaluate(EYE_JS), page.evaluate(MAIN_SCROLL_JS)
+    for _ in range(3):
+        page.mouse.wheel(0, 200)
+        page.wait_for_timeout(200)
+    page.wait_for_timeout(500)
+    return {"wheel_scrolled_px": page.evaluate(MAIN_SCROLL_JS) - top, "eye_before": eye,
+            "eye_after": plot.evaluate(EYE_JS)}
 
 
 def phone_digits(page, base: str, shot: Path | None = None) -> dict:
@@ -186,3 +211,86 @@ def tour_step(page, base: str, k: int, shot: Path | None = None, present: bool =
     _shot(page, shot)
     return {"counter": bar.locator(".tour-count").inner_text(), "url": page.url,
             "say_px": bar.locator(".tour-say").evaluate(FONT_JS)}
+
+
+# ---- a phone's first screen, every page ------------------------------------------------------------------------
+# Each page with its example input, and its headline answer (the CSS selector of the element that says it; for the
+# home page, the first example's card; for the live page, Part 1's Train button and its running test accuracy).
+PHONE_HEADLINES = {
+    "home": ("", ["[data-testid=stMain] [data-testid=stPageLink-NavLink] >> nth=0"]),
+    "live": ("live", [".st-key-pg_train", "[data-testid=stMetric]:has-text('Test accuracy')"]),
+    "digits": ("digits", ["[data-testid=stMain] [data-testid=stMarkdown] h3"]),
+    "photos": ("photos", ["[data-testid=stMain] [data-testid=stMarkdown] h3"]),
+    "faces": ("faces", ["[data-testid=stMain] [data-testid=stMarkdown] h3"]),
+    "speech": ("speech", ["[data-testid=stMain] [data-testid=stMarkdown] h2"]),
+    "translate": ("translate", ["[data-testid=stMain] .translation"]),
+    "embeddings": ("embeddings?word=france", [".st-key-neighbours"]),
+}
+# Where an element is on the page, in CSS pixels from the page's top (Streamlit scrolls stMain, not the window).
+PAGE_BOX_JS = """els => { const top = document.querySelector('[data-testid=stMain]').scrollTop;
+    const boxes = els.filter(e => e.getClientRects().length).map(e => e.getBoundingClientRect());
+    return boxes.length ? {top: Math.min(...boxes.map(b => b.top)) + top,
+                           bottom: Math.max(...boxes.map(b => b.bottom)) + top} : null; }"""
+# Every chart title in the main area: cut by its chart's edge (or the screen's), or under a visible toolbar (shown
+# or not is its display, not its opacity: a tap shows it).
+TITLES_JS = """() => [...document.querySelectorAll('[data-testid=stMain] .js-plotly-plot')]
+    .filter(p => p.getClientRects().length).flatMap(p => {
+        const svg = p.querySelector('.main-svg').getBoundingClientRect();
+        const bar = p.querySelector('.modebar');
+        const shown = bar && bar.getClientRects().length && getComputedStyle(bar).visibility !== 'hidden';
+        const b = shown ? bar.getBoundingClientRect() : null;
+        return [...p.querySelectorAll('text.gtitle')].filter(t => t.textContent).map(t => {
+            const r = t.getBoundingClientRect();
+            const covered = !!b && b.width > 0 && Math.min(r.right, b.right) - Math.max(r.left, b.left) > 1
+                && Math.min(r.bottom, b.bottom) - Math.max(r.top, b.top) > 1;
+            return {text: t.textContent, clipped: r.left < svg.left - 0.5 || r.right > svg.right + 0.5
+                    || r.right > innerWidth + 0.5, covered: covered};
+        }); })"""
+# How far the page scrolls sideways (the window, or Streamlit's scrolling main area).
+SIDEWAYS_JS = """() => { const m = document.querySelector('[data-testid=stMain]');
+    return Math.max(document.documentElement.scrollWidth - document.documentElement.clientWidth,
+                    m.scrollWidth - m.clientWidth); }"""
+UPLOAD_PHOTO = "coffee.png"  # skimage's sample image: a photo the examples don't show
+
+
+def _open_phone(page, base: str, name: str, upload: bool) -> None:
+    """Open `name` with its example input (the digit page: a 3 drawn; the photo page: `upload` a photo)."""
+    path, headline = PHONE_HEADLINES[name]
+    page.goto(f"{base}/{path}")
+    if name == "digits":
+        page.get_by_text("on the black square").wait_for()
+        draw_digit(page, 3)
+    if name == "photos" and upload:
+        from importlib import resources
+
+        page.locator("[data-testid=stMain] h3").first.wait_for()
+        page.get_by_test_id("stMain").get_by_role("radio", name="Upload", exact=True).click()
+        data = (resources.files("skimage") / "data" / UPLOAD_PHOTO).read_bytes()
+        page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(
+            files=[{"name": UPLOAD_PHOTO, "mimeType": "image/png", "buffer": data}])
+        page.get_by_text(UPLOAD_PHOTO).wait_for()
+    for part in headline:
+        page.locator(part).first.wait_for()
+    settle(page)
+    page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+    page.wait_for_timeout(300)
+
+
+def phone_page(page, base: str, name: str, upload: bool = False, shot: Path | None = None) -> dict:
+    """A page of the registry on a phone, as it opens with its example input (scrolled back to the top): where its
+    headline answer is (page pixels), its chart titles cut off or under the toolbar, how far it scrolls sideways;
+    the live page also: where its first chart starts."""
+    _open_phone(page, base, name, upload)
+    boxes = [page.locator(part).first.evaluate_all(PAGE_BOX_JS) for part in PHONE_HEADLINES[name][1]]
+    headline = {"top": min(b["top"] for b in boxes), "bottom": max(b["bottom"] for b in boxes)}
+    titles = page.evaluate(TITLES_JS)
+    _shot(page, shot)
+    measured = {"page": name + (" (upload)" if upload else ""), "headline_top": headline["top"],
+                "headline_bottom": headline["bottom"], "screen": page.viewport_size["height"],
+                "clipped_titles": [t["text"] for t in titles if t["clipped"]],
+                "covered_titles": [t["text"] for t in titles if t["covered"]], "titles": len(titles),
+                "sideways_px": page.evaluate(SIDEWAYS_JS)}
+    if name == "live":
+        first = page.locator("[data-testid=stMain] .js-plotly-plot").evaluate_all(PAGE_BOX_JS)
+        measured["first_chart_top"] = first["top"]
+    return measured

@@ -71,15 +71,20 @@ def switch(where: str = "sidebar") -> None:
                           "Also from the URL: ?present=1.")
 
 
-def explain(text: str) -> None:
+def explain(text: str, label: str | None = None) -> None:
     """A page's explanation: in full; while presenting, folded to its first sentence (a one-line expander that
-    opens on the rest). Not inside an expander (Streamlit does not nest them)."""
-    first, rest = first_sentence(text)
-    if not presenting() or (not rest and len(text) <= ONE_LINE_CHARS):
+    opens on the rest). On a phone too (ui/style.py's PHONE_FOLD_CSS shows the folded copy there, the full one
+    elsewhere): the page's input and answer then fit its first screen. `label`: the folded line, if not the first
+    sentence (the whole text then opens). Not inside an expander (Streamlit does not nest them)."""
+    first, rest = (label, text) if label else first_sentence(text)
+    if not label and not rest and len(text) <= ONE_LINE_CHARS:
         st.markdown(text)
         return
-    key = "explain_" + hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
-    with st.expander(first, key=key):  # one line (PRESENTER_CSS), however long the sentence
+    digest = hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
+    if not presenting():
+        with st.container(key="explained_" + digest):  # in full: hidden on a phone
+            st.markdown(text)
+    with st.expander(first, key="explain_" + digest):  # one line (PRESENTER_CSS), however long the sentence
         st.markdown(rest or text)  # a single long sentence: in full when opened
 
 
@@ -115,6 +120,12 @@ html {{ font-size: {BODY_PX}px !important; }}
 /* Explanations folded to one line. */
 [class*="st-key-explain_"] summary :is(p, span) {{ white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }}
 [class*="st-key-explain_"] summary {{ font-size: 1rem; }}
+/* Less room above the page (the word map starts in the first screen), a title smaller than 2.75rem. */
+[data-testid="stMainBlockContainer"] {{ padding-top: 4.5rem !important; }}
+[data-testid="stMain"] h1 {{ font-size: 2.2rem; }}
+/* The share control, in the top bar left of the presenter switch (out of the page's flow). */
+[data-testid="stLayoutWrapper"]:has(> .st-key-share_box) {{ position: fixed; top: 0.35rem; right: 16.5rem;
+  z-index: 1000001; width: auto !important; }}
 /* The presenter switch, in the top bar next to Streamlit's menu. */
 .st-key-present_top {{ position: fixed; top: 0.35rem; right: 4.5rem; z-index: 1000001; width: auto !important;
   background: rgba(255, 255, 255, 0.9); border-radius: 0.5rem; padding: 0 0.4rem; }}

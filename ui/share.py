@@ -239,7 +239,7 @@ class View:
         if not fresh:  # a new URL, unless the viewer moved a control in this run (a URL older than the last sync)
             moved = self._values in state and state[self._values] != self._snapshot()
             fresh = state.get(self._seen) != self._signature(owned) and not moved
-        box = st.container(horizontal=True, vertical_alignment="center", gap="small")
+        box = st.container(horizontal=True, vertical_alignment="center", gap="small", key="share_box")
         # on_change makes the popover a widget: its key stays in st.session_state while the page is shown, and
         # Streamlit drops it when another page is: so coming back to the page is a new view, as a link is.
         self._share = box.popover("Share this view", icon=":material/qr_code_2:", key=self.marker,
