@@ -86,6 +86,7 @@ class Session:
         self.url, self.timeout, self.headers = url, timeout, headers  # headers: e.g. the cookies, behind a proxy
         self.tls = tls  # an ssl.SSLContext for a wss:// url (None: the default one)
         self.ws, self.reader, self.page_hash, self.session_id = None, None, "", ""
+        self.fragments: set[str] = set()  # the ids of the page's fragments (st.fragment), seen in its deltas
         self.inbox: asyncio.Queue = asyncio.Queue()
 
     async def open(self) -> None:
@@ -129,9 +130,11 @@ class Session:
         self.page_hash = ""
         await self.open()
 
-    async def rerun(self, page: str | None = None, widgets: list | None = None, query: str = "") -> Run:
+    async def rerun(self, page: str | None = None, widgets: list | None = None, query: str = "",
+                    fragment: str = "") -> Run:
         """page: load it by URL path (as a browser opening /page?query); else rerun the current page with
-        `widgets`."""
+        `widgets`; fragment: only that fragment (what the browser asks for an st.fragment's run_every), whose
+        elements the Run then holds."""
         from streamlit.proto.BackMsg_pb2 import BackMsg
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
@@ -142,6 +145,8 @@ class Session:
         else:
             state.page_script_hash = self.page_hash
             state.widget_states.widgets.extend(widgets or [])
+            state.fragment_id = fragment
+            state.is_auto_rerun = bool(fragment)
         t = time.perf_counter()
         await self.ws.send(msg.SerializeToString())
         elements, problems, started = {}, [], False
@@ -163,6 +168,8 @@ class Session:
             elif not started:
                 continue  # left over from before this request (heartbeat acks and the like)
             elif kind == "delta" and item.delta.WhichOneof("type") == "new_element":
+                if item.delta.fragment_id:
+                    self.fragments.add(item.delta.fragment_id)
                 element = item.delta.new_element
                 elements[tuple(item.metadata.delta_path)] = element
                 which = element.WhichOneof("type")
@@ -178,7 +185,7 @@ class Session:
                 raise ProtocolError("script compilation exception")
             elif kind == "script_finished":
                 status = item.script_finished
-                if status == ForwardMsg.FINISHED_SUCCESSFULLY:
+                if status in (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY):
                     break
                 if status == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
                     raise ProtocolError("script finished with a compile error")
