@@ -31,6 +31,20 @@ def test_secure_origin(url, expected):
     assert secure.secure_origin(url) is expected
 
 
+@pytest.mark.parametrize("url,origin,allowed", [
+    ("http://room.test:8501/speech", "https://room.test:8501", False),  # the page's URL first
+    (None, "http://room.test:8501", False),  # no URL: the WebSocket's Origin
+    (None, "https://room.test:8501", True), (None, None, True),  # nothing known: allowed
+])
+def test_media_allowed_reads_the_url_then_the_origin(monkeypatch, url, origin, allowed):
+    class Context:
+        headers = {"Origin": origin} if origin else {}
+
+    Context.url = url
+    monkeypatch.setattr(secure.st, "context", Context())
+    assert secure.media_allowed() is allowed
+
+
 def open_page(page: str, url: str | None, params: dict) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
     for name, value in params.items():
@@ -58,6 +72,27 @@ def test_speech_recorders_only_on_a_secure_page(url):
         assert not [i for i in at.info if i.value.startswith("**Record** some digits")]  # no advice to record
     else:
         assert len(recorders) == 10 and not notes(at, MIC_NOTE)
+
+
+def test_the_adapted_models_test_recorder_only_on_a_secure_page():
+    """After a voice profile is loaded, "Teach it your voice" offers a recorder to test it: on an http page from
+    another host, the sentence instead (the main page's upload, which the adapted copy answers)."""
+    import torch
+
+    from models import speech, voice_profile
+    from test_voice_profile import say
+
+    torch.set_num_threads(1)
+    shipped = speech.load(device=torch.device("cpu")).model
+    clips = [(*speech.read_audio(say(p)), p.digits) for p in speech.ENROLMENT_PROMPTS[:2]]
+    data = voice_profile.to_bytes(speech.adapt(shipped, clips, steps=3), shipped)  # a quick profile: 3 steps
+    for url, recorders in ((f"http://{ROOM}:8501/speech", 0), (f"https://{ROOM}:8501/speech", 1)):
+        at = open_page("speech", url, {})
+        at.file_uploader(key="profile_upload").set_value((voice_profile.FILE_NAME, data, "application/octet-stream"))
+        at.run()
+        assert not at.exception and at.session_state["adaptation"] is not None
+        assert len([a for a in at.get("audio_input") if a.key == "try_new"]) == recorders
+        assert bool([n for n in notes(at, MIC_NOTE) if "your adapted copy answers there" in n]) == (not recorders)
 
 
 @pytest.mark.parametrize("page,params", [("photos", {"source": "camera"}), ("faces", {})])
