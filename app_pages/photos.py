@@ -131,7 +131,7 @@ with right:
             icon=":material/help:",
         )
     st.plotly_chart(ranking_bars(result.ranking, "Probability of each class"), key="ranking")
-    room.photo(result, data, image)  # in a room (?room=CODE): to its screen, with a tap; the photo only if ticked
+    room.photo(result, data, image, own=source != "Example")  # in a room (?room=CODE): to its screen, with a tap
     other = result.alternative[0]
     st.caption(
         f"{'With' if not tta else 'Without'} test-time augmentation it would say **{other[0]}** ({other[1]:.0%}). "

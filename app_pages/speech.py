@@ -131,7 +131,7 @@ with st.container():
                     st.markdown("## Not sure what was said")
                     st.warning("**Not sure.** " + " ".join(result.doubts), icon=":material/help:")
                     st.caption(f"Best guess: {result.digits} (“{result.words}”)  ·  {per_digit}")
-            room.speech(result, data)  # in a room (?room=CODE): the digits heard and meant, never the audio
+            room.speech(result, data, own=source != "Example")  # in a room: heard and meant, never the audio
             if expected is not None:
                 st.caption(f"The clip says: “{expected or 'nothing'}”.")
             left, right = st.columns(2)

@@ -149,8 +149,19 @@ def in_room(code: str, page: str) -> AppTest:
     return at
 
 
+def upload(at: AppTest, name: str, data: bytes, mime: str) -> AppTest:
+    at.segmented_control(key="source").set_value("Upload").run()
+    at.file_uploader[0].set_value((name, data, mime)).run()
+    assert not at.exception, at.exception
+    return at
+
+
 def test_the_photo_page_sends_its_class_and_the_photo_only_when_ticked(opened):
-    at = in_room(opened.code, "app_pages/photos.py")  # its first example: Chelsea the cat
+    from harness.replicas import cat_photo
+
+    at = in_room(opened.code, "app_pages/photos.py")
+    assert room.store().events(opened.code) == []  # the page's own example is not the room's
+    upload(at, "my cat.jpg", cat_photo(), "image/jpeg")
     (event,) = room.store().events(opened.code)
     assert event["kind"] == "photo" and event["label"] == "cat" and event["thumb"] is None
     [c for c in at.checkbox if c.label.startswith("Show my photo on the screen")][0].check().run()
@@ -160,10 +171,12 @@ def test_the_photo_page_sends_its_class_and_the_photo_only_when_ticked(opened):
 
 def test_the_speech_page_sends_the_digits_heard_and_meant_never_audio(opened):
     at = in_room(opened.code, "app_pages/speech.py")
+    assert room.store().events(opened.code) == []  # an example clip is not the room's
+    upload(at, "pin.wav", (ROOT / "assets" / "speech" / "pin_en-us.wav").read_bytes(), "audio/wav")
     (box,) = [b for b in at.text_input if b.label.startswith("The digits you said")]
     box.set_value("4 1 5 9").run()
     events = room.store().events(opened.code)
-    assert events and events[-1]["kind"] == "speech" and events[-1]["meant"] == "4 1 5 9"
+    assert events and events[-1]["kind"] == "speech" and events[-1]["meant"] == "4 1 5 9" and events[-1]["heard"]
     assert set(events[-1]) <= {"kind", "slot", "heard", "meant", "id", "phone", "t", "hidden"}  # no audio field
     box.set_value("four").run()
     assert "Digits only" in text(at)

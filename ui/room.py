@@ -129,10 +129,11 @@ def slot_of(data: bytes) -> int:
     return zlib.crc32(data) & 0x7FFFFFFF
 
 
-def photo(result, data: bytes, image=None) -> None:
+def photo(result, data: bytes, image=None, own: bool = True) -> None:
     """Upload a photo (models.photos.Analysis): the class, or "none of the ten" / "not sure", and confidence; the
-    tap; the photo only as a 64x64 thumbnail, only when the box is ticked. Nothing for a photo too small to tell."""
-    if not code() or result.too_small:
+    tap; the photo only as a 64x64 thumbnail, only when the box is ticked. Nothing for a photo too small to tell,
+    nor for the page's examples (own=False): the room shows what its people brought."""
+    if not code() or result.too_small or not own:
         return
     top_class, confidence = result.ranking[0]
     label = "none of the ten" if result.outlier else top_class if result.sure else "not sure"
@@ -147,9 +148,10 @@ def photo(result, data: bytes, image=None) -> None:
     send("photo", slot, {"label": label, "confidence": round(float(confidence), 4), "right": right, "thumb": thumb})
 
 
-def speech(result, data: bytes) -> None:
-    """Record speech (models.speech.Transcript): the digits heard; the digits meant, typed. Never the audio."""
-    if not code():
+def speech(result, data: bytes, own: bool = True) -> None:
+    """Record speech (models.speech.Transcript): the digits heard; the digits meant, typed. Never the audio; nothing
+    for the page's example clips (own=False)."""
+    if not code() or not own:
         return
     heard, slot = result.digits if result.prepared.speech else "", slot_of(data)
     typed = st.text_input("The digits you said (for the room's screen)", key=f"room_speech_{slot}", max_chars=40,

@@ -22,6 +22,7 @@ from ui import room, room_address, room_store, room_summary
 
 REFRESH_S = 1.5  # the screen reads the room this often (the issue: at most 2 s)
 TILE_PX, FRAME_PX = 84, 6
+ROWS = 12  # of the speech table, the latest
 COLOURS = {True: (22, 163, 74), False: (220, 38, 38), None: (110, 110, 110)}  # right, wrong, not tapped yet
 
 
@@ -93,16 +94,15 @@ def speech_part(events: list[dict]) -> None:
     st.subheader("Record speech")
     st.metric("Digit error rate (heard vs meant)", "–" if summary.error_rate is None else f"{summary.error_rate:.0%}",
               help=f"{summary.errors} errors in {summary.digits} digits meant")
-    st.dataframe({"heard": [r[0] for r in summary.rows[:20]], "meant": [r[1] or "" for r in summary.rows[:20]]},
-                 hide_index=True)
+    # st.table: plain text cells (escaped), large on a projector, and readable by the browser tests
+    st.table({"heard": [r[0] for r in summary.rows[:ROWS]], "meant": [r[1] or "" for r in summary.rows[:ROWS]]})
 
 
 def live_part(events: list[dict]) -> None:
     st.subheader("Watch a network learn: the leaderboard")
     board = room_summary.leaderboard(events)
-    st.dataframe({"network": [r[0] for r in board], f"best accuracy (≤ {room_summary.LEADERBOARD_S:g} s)":
-                  [f"{r[1]:.2%}" for r in board], "seconds": [r[2] for r in board], "runs": [r[3] for r in board]},
-                 hide_index=True)
+    st.table({"network": [r[0] for r in board], f"best accuracy (≤ {room_summary.LEADERBOARD_S:g} s)":
+              [f"{r[1]:.2%}" for r in board], "seconds": [r[2] for r in board], "runs": [r[3] for r in board]})
 
 
 # ---- the fine-tuning, in the background ----------------------------------------------------------------------------
