@@ -35,6 +35,7 @@ def test_on_localhost_a_server_listening_on_localhost_only_gives_the_command_and
     for listen in ("127.0.0.1", "localhost", "::1"):
         base = room_base("http://localhost:8501/photos", Settings(listen=listen), lan)
         assert not base.scannable and COMMAND in base.note and "localhost" in base.note
+        assert room_address.HTTPS_COMMAND in base.note  # the command that also lets phones record
         assert base.url == "http://localhost:8501/photos"  # still the right link on this computer
 
 

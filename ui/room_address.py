@@ -185,7 +185,8 @@ def _room_base(url: str, config: Settings, lan) -> RoomBase:
         return RoomBase(url, False, (
             f"Phones can't open **{parts.hostname}**: it is this computer, and this server listens on this computer "
             f"only. Restart it with `{COMMAND}`: the link and the code then use this computer's address on the "
-            f"network. Behind a proxy, set {ENV} to the address the room opens." + problem))
+            f"network (or with `{HTTPS_COMMAND}`: the same over https, so that phones can record and take photos). "
+            f"Behind a proxy, set {ENV} to the address the room opens." + problem))
     if not everywhere:
         return RoomBase(_with_host(parts, config.listen), True,
                         f"The link uses the address this server listens on ({config.listen})." + problem)
