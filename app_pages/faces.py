@@ -126,11 +126,12 @@ SHARE = share.View("faces", [
 SHARE.restore()
 
 st.subheader("Who is this? Ten people the network never saw")
-st.caption("The gallery holds **one** photo of each of people 30–39, who were not in the training set. Pick another "
-           "photo of one of them: the network's embedding of it is compared with the gallery's.")
 # The choice, then the photo and its answer; on a phone the answer comes first, under the photo (style.last).
 unseen = st.container()
-c1, c2, c3 = unseen.container(key=style.last("faces_choice")).columns(3)
+choice = unseen.container(key=style.last("faces_choice"))
+choice.caption("The gallery holds **one** photo of each of people 30–39, who were not in the training set. Pick "
+               "another photo of one of them: the network's embedding of it is compared with the gallery's.")
+c1, c2, c3 = choice.columns(3)
 gallery_k = c1.slider("Gallery photo of each person", 1, 10, key="gallery_photo") - 1
 person = c2.selectbox("Person (unseen in training)", unseen_people, key="person", format_func=lambda p: f"person {p}")
 probe_k = c3.slider("Their photo", 1, 10, key="probe_photo") - 1

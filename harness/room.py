@@ -224,7 +224,7 @@ PHONE_HEADLINES = {
     "faces": ("faces", ["[data-testid=stMain] [data-testid=stMarkdown] h3"]),
     "speech": ("speech", ["[data-testid=stMain] [data-testid=stMarkdown] h2"]),
     "translate": ("translate", ["[data-testid=stMain] .translation"]),
-    "embeddings": ("embeddings?word=france", [".st-key-neighbours"]),
+    "embeddings": ("embeddings?word=france", [".st-key-nearest"]),
 }
 # Where an element is on the page, in CSS pixels from the page's top (Streamlit scrolls stMain, not the window).
 PAGE_BOX_JS = """els => { const top = document.querySelector('[data-testid=stMain]').scrollTop;

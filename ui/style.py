@@ -50,7 +50,16 @@ def last(key: str) -> str:
     return f"reorder_last_{key}"
 
 
-REORDER_CSS = f'{keyed("reorder_first_")} {{ order: -1; }} {keyed("reorder_last_")} {{ order: 1; }}'
+def fragment_first(key: str) -> str:
+    """As first(), for a container at the top of an st.fragment: the whole fragment goes first (Streamlit draws a
+    fragment's elements in a block of its own)."""
+    return f"reorder_fragment_{key}"
+
+
+_FRAGMENT = ('[data-testid="stLayoutWrapper"]:has(> [data-testid="stVerticalBlock"] > [data-testid="stLayoutWrapper"]'
+             ' > [class*="st-key-reorder_fragment_"])')
+REORDER_CSS = (f'{keyed("reorder_first_")}, {_FRAGMENT} {{ order: -1; }} '
+               f'{keyed("reorder_last_")} {{ order: 1; }}')
 
 # Phones: each explanation folded to one line, as presenter mode folds it (ui/presenter.explain draws it twice:
 # in full, and folded); wider screens show it in full. Not while presenting: there, only the folded one is drawn.

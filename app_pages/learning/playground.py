@@ -14,7 +14,7 @@ import streamlit as st
 
 from app_pages.figures import playground as figures
 from models import playground as pg
-from ui import share
+from ui import share, style
 from ui.presenter import explain
 
 RUN_EVERY_S = 0.4  # while training, the fragment reruns this often
@@ -212,12 +212,29 @@ def _reset() -> None:
 
 
 def _controls() -> None:
-    """The data, the network and its training, in four columns; presets above them."""
-    st.markdown("**Presets** (click one, then watch):")
-    with st.container(horizontal=True, gap="small"):  # as wide as their names, wrapping: never cut off
-        for i, name in enumerate(pg.PRESETS):
-            st.button(name, key=f"pg_preset_{i}", on_click=_settings_from_preset, args=(name,), width="content")
-    data_col, net_col, train_col, run_col = st.columns([1, 1.2, 1.2, 1], gap="medium")
+    """Presets; the data, the network and its training, in four columns; the run buttons in a row under them. On a
+    phone and in presenter mode the run buttons come first (style.first) and the settings after the charts
+    (style.last): Train and the running numbers on the first screen."""
+    with st.container(key="pg_presets"):
+        st.markdown("**Presets** (click one, then watch):")
+        with st.container(horizontal=True, gap="small"):  # as wide as their names, wrapping: never cut off
+            for i, name in enumerate(pg.PRESETS):
+                st.button(name, key=f"pg_preset_{i}", on_click=_settings_from_preset, args=(name,), width="content")
+    _settings(st.container(key=style.last("pg_settings")))
+    running = st.session_state.pg_running
+    with st.container(key=style.first("pg_run"), horizontal=True, gap="small"):
+        st.button("Train", key="pg_train", icon=":material/play_arrow:", type="primary", on_click=_start,
+                  disabled=running)
+        st.button("Pause", key="pg_pause", icon=":material/pause:", on_click=_pause, disabled=not running)
+        st.button("Step", key="pg_step", icon=":material/skip_next:", on_click=_step,
+                  help="One step: one batch forward, backward, and every weight updated.")
+        st.button("Reset", key="pg_reset", icon=":material/restart_alt:", on_click=_reset,
+                  help="New weights (the same start each time), step 0.")
+
+
+def _settings(box) -> None:
+    """The data, the network and its training, in four columns."""
+    data_col, net_col, train_col, speed_col = box.columns([1, 1.2, 1.2, 1], gap="medium")
     with data_col:
         st.selectbox("Dataset", list(pg.DATASETS), format_func=pg.DATASETS.get, key="pg_dataset", persist_state=KEEP)
         st.slider("Noise", 0.0, 1.0, step=0.05, key="pg_noise", persist_state=KEEP,
@@ -238,21 +255,11 @@ def _controls() -> None:
                              key="pg_optimizer", required=True, persist_state=KEEP,
                              help="SGD: each weight moves by −learning rate × its gradient, the review's recipe. "
                                   "Adam scales each weight's step by its gradients' recent size: fewer steps.")
-    with run_col:
+    with speed_col:
         st.select_slider("Steps per frame", SPEEDS, key="pg_speed", persist_state=KEEP,
                          format_func=lambda v: "max" if v == 0 else str(v),
                          help="How many training steps between two redraws; 'max': as many as fit in "
                               f"{TRAIN_SECONDS * 1000:.0f} ms.")
-        running = st.session_state.pg_running
-        # One under the other: side by side, a narrow column (1400 px screens) cut their names off.
-        st.button("Train", key="pg_train", icon=":material/play_arrow:", type="primary", on_click=_start,
-                  disabled=running, width="stretch")
-        st.button("Pause", key="pg_pause", icon=":material/pause:", on_click=_pause, disabled=not running,
-                  width="stretch")
-        st.button("Step", key="pg_step", icon=":material/skip_next:", on_click=_step, width="stretch",
-                  help="One step: one batch forward, backward, and every weight updated.")
-        st.button("Reset", key="pg_reset", icon=":material/restart_alt:", on_click=_reset, width="stretch",
-                  help="New weights (the same start each time), step 0.")
 
 
 def render() -> None:
@@ -271,7 +278,9 @@ def render() -> None:
         "weight takes a small step against it. Watch the hidden layers learn a **representation** in which the "
         "two classes can be split by a straight line (Fig. 1a)."
     )
-    _controls()
+    body = st.container()  # the part's own order on a phone and in presenter mode (_controls)
+    with body:
+        _controls()
     config = _config()
     if s.pg_renew or s.pg_signature != (s.pg_dataset, s.pg_noise, config.hidden, config.activation):
         if not s.pg_renew:  # a new dataset or architecture, from the controls: the preset's notice no longer holds
@@ -281,9 +290,10 @@ def render() -> None:
     else:
         s.pg_net.retune(learning_rate=config.learning_rate, batch_size=config.batch_size, l2=config.l2,
                         optimizer=config.optimizer)
-    if s.pg_preset:
-        st.info(f"**{s.pg_preset}.** {pg.PRESETS[s.pg_preset].notice}", icon=":material/visibility:")
-    st.fragment(run_every=RUN_EVERY_S if s.pg_running else None)(_live)()
+    with body:
+        if s.pg_preset:
+            st.info(f"**{s.pg_preset}.** {pg.PRESETS[s.pg_preset].notice}", icon=":material/visibility:")
+        st.fragment(run_every=RUN_EVERY_S if s.pg_running else None)(_live)()
     _details()
 
 
@@ -301,13 +311,14 @@ def _live() -> None:
             _pause()
             st.rerun()  # the whole page: the fragment stops rerunning by itself
     last = net.history[-1]
-    cols = st.columns(5)
-    cols[0].metric("Step", f"{net.steps:,}")
-    cols[1].metric("Training loss", f"{last.train_loss:.3f}")
-    cols[2].metric("Test loss", f"{last.test_loss:.3f}")
-    cols[3].metric("Test accuracy", f"{last.test_accuracy:.1%}")
-    cols[4].metric("Status", "training…" if s.pg_running else "paused",
-                   help=f"Training pauses by itself after {MAX_TRAINING_SECONDS // 60} minutes.")
+    # In a row that wraps (columns stack on a phone, a screen each); on a phone, under Train with the charts.
+    with st.container(key=style.fragment_first("pg_stats"), horizontal=True, gap="medium"):
+        st.metric("Step", f"{net.steps:,}")
+        st.metric("Training loss", f"{last.train_loss:.3f}")
+        st.metric("Test loss", f"{last.test_loss:.3f}")
+        st.metric("Test accuracy", f"{last.test_accuracy:.1%}")
+        st.metric("Status", "training…" if s.pg_running else "paused",
+                  help=f"Training pauses by itself after {MAX_TRAINING_SECONDS // 60} minutes.")
 
     point = _chosen_point(data)
     views = pg.plane_views(net)
