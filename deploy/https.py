@@ -16,6 +16,7 @@ import argparse
 import datetime as dt
 import ipaddress
 import os
+import re
 import shlex
 import socket
 import sys
@@ -49,6 +50,18 @@ def inside_repository(folder: Path) -> bool:
 
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+def dns_name(text: str) -> str:
+    """A host name as a certificate holds it (non-ASCII names in their xn-- form); ValueError saying why not."""
+    try:
+        name = text.strip().rstrip(".").encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise ValueError(f"{text!r} is not a host name") from None
+    if not name or len(name) > 253 or not all(_LABEL.fullmatch(label) for label in name.split(".")):
+        raise ValueError(f"{text!r} is not a host name (letters, digits and hyphens, dot-separated)")
+    return name
 
 
 def this_computer() -> tuple[list[str], list[Address]]:
@@ -63,6 +76,7 @@ def this_computer() -> tuple[list[str], list[Address]]:
     if "." in fqdn and not fqdn.startswith("localhost"):
         names.append(fqdn)
     names.append("localhost")
+    names = [dns_name(name) for name in names if _is_dns_name(name)]  # an odd host name is left out, not fatal
     ips: list[Address] = []
     found = [lan_address()]
     try:
@@ -79,6 +93,13 @@ def this_computer() -> tuple[list[str], list[Address]]:
     return list(dict.fromkeys(names)), list(dict.fromkeys(ips))
 
 
+def _is_dns_name(text: str) -> bool:
+    try:
+        return bool(dns_name(text))
+    except ValueError:
+        return False
+
+
 def make_certificate(folder: Path, names: list[str], ips: list[Address], days: int = DAYS) -> tuple[Path, Path]:
     """A self-signed certificate for `names` and `ips` (its subject alternative names) and its key, written to
     folder/cert.pem and folder/key.pem (the folder and the key readable by their owner only). ValueError for a
@@ -90,6 +111,7 @@ def make_certificate(folder: Path, names: list[str], ips: list[Address], days: i
 
     if inside_repository(folder):
         raise ValueError(f"{folder} is inside the repository: a private key must never be committed")
+    names = [dns_name(name) for name in names]
     if not names and not ips:
         raise ValueError("no name or address to make a certificate for")
     key = ec.generate_private_key(ec.SECP256R1())
@@ -170,6 +192,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.ip = [ipaddress.ip_address(ip.strip("[]")) for ip in args.ip]
     except ValueError as error:
         parser.error(f"--ip: {error}")
+    try:
+        args.name = [dns_name(name) for name in args.name]
+    except ValueError as error:
+        parser.error(f"--name: {error}")
     args.dir = (args.dir or config_dir()).expanduser()
     if inside_repository(args.dir):
         parser.error(f"--dir {args.dir} is inside the repository: a private key must never be committed there")

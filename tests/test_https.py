@@ -94,6 +94,8 @@ def test_the_command_writes_in_the_users_folder_and_prints_how_to_serve(tmp_path
     (["--ip", "not-an-address"], "--ip"),
     (["--port", "70000"], "not a port"),
     (["--only"], "--only needs"),
+    (["--name", "a b"], "not a host name"),
+    (["--name", ""], "not a host name"),
 ])
 def test_bad_options_get_a_message_not_a_traceback(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
@@ -101,6 +103,14 @@ def test_bad_options_get_a_message_not_a_traceback(argv, message, capsys, tmp_pa
         https.main([*argv, "--print"])
     assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert not (ROOT / "certs").exists()
+
+
+def test_names_are_as_a_certificate_holds_them():
+    assert https.dns_name("Room.Test.") == "room.test"
+    assert https.dns_name("café.local") == "xn--caf-dma.local"  # what a browser compares
+    for bad in ("", "a b", "-x.test", "x" * 64 + ".test", "a..b"):
+        with pytest.raises(ValueError):
+            https.dns_name(bad)
 
 
 def test_make_certificate_refuses_the_repository():
