@@ -120,7 +120,8 @@ def digit(prediction, slot: int) -> None:
         return
     right, meant = _verdict("digit", slot, list(range(10)))
     pixels = np.clip(np.asarray(prediction.input) * 255, 0, 255).astype(np.uint8).tobytes()
-    send("digit", slot, {"drawing": base64.b64encode(pixels).decode(), "confidence": round(float(prediction.confidence), 4),
+    sure = prediction.p_not_digit if prediction.not_digit else prediction.confidence  # of what the page said
+    send("digit", slot, {"drawing": base64.b64encode(pixels).decode(), "confidence": round(float(sure), 4),
                          "answer": -1 if prediction.not_digit else int(prediction.digit), "right": right, "meant": meant})
 
 

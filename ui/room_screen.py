@@ -102,7 +102,8 @@ def live_part(events: list[dict]) -> None:
     st.subheader("Watch a network learn: the leaderboard")
     board = room_summary.leaderboard(events)
     st.table({"network": [r[0] for r in board], f"best accuracy (≤ {room_summary.LEADERBOARD_S:g} s)":
-              [f"{r[1]:.2%}" for r in board], "seconds": [r[2] for r in board], "runs": [r[3] for r in board]})
+              [f"{r[1]:.2%}" for r in board], "seconds": [f"{r[2]:.0f}" for r in board],
+              "runs": [str(r[3]) for r in board]})
 
 
 # ---- the fine-tuning, in the background ----------------------------------------------------------------------------
