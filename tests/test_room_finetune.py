@@ -6,22 +6,8 @@ import base64
 import numpy as np
 import pytest
 
-from harness.drawing import render
+from benchmarks.room_finetune import room_drawings
 from ui import room_summary
-
-
-def room_drawings(n: int, turn: bool) -> tuple[np.ndarray, np.ndarray]:
-    """n canvas drawings through the page's preprocessing; turn: a quarter turn, a 'hand' the network reads badly."""
-    from models import digits
-
-    rng = np.random.default_rng(1)
-    images, labels = [], []
-    for i in range(n):
-        image = render(i % 10, int(rng.integers(40, 80)), int(rng.integers(20, 60)), 180, int(rng.integers(12, 24)))
-        x = (digits.preprocess(image) * 255).astype(np.uint8)
-        images.append(np.rot90(x).copy() if turn else x)
-        labels.append(i % 10)
-    return np.stack(images), np.array(labels)
 
 
 def test_fine_tuning_learns_the_rooms_hand_and_keeps_mnist():
@@ -31,7 +17,7 @@ def test_fine_tuning_learns_the_rooms_hand_and_keeps_mnist():
 
     from models import digits, room_finetune
 
-    images, labels = room_drawings(100, turn=True)
+    images, labels = room_drawings(100)
     shipped = digits.default_model()
     weights = {k: v.clone() for k, v in shipped.state_dict().items()}
     result = room_finetune.fine_tune(images, labels)
