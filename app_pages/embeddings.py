@@ -172,7 +172,8 @@ with map_column:
                              **(dict(height=MAP_HEIGHT_PX, room=True) if room else {})), key="word_map")
     caption = (f"{method} of the {n:,} most frequent words' vectors (cosine geometry)"
                + (f", perplexity {perplexity}" if method == "t-SNE" else ": the three directions of largest variance")
-               + ". Hover for a word; drag to rotate; scroll to zoom; double-click a legend entry to isolate it.")
+               + ". Hover for a word; drag to rotate; click the map, then scroll to zoom (the wheel scrolls the page "
+               "until then); double-click a legend entry to isolate it.")
     st.caption(caption)
 with side:
     if word is not None:

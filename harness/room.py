@@ -139,17 +139,38 @@ MAIN_SCROLL_JS = "() => document.querySelector('[data-testid=stMain]').scrollTop
 def wheel_over(page, plot) -> dict:
     """From the page's top, turn the mouse wheel over the 3-D plot's middle: how far the page scrolled, and the
     camera's distance before and after (a zoom changes it)."""
-    page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
-    page.wait_for_timeout(300)
-    box = plot.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, min(box["y"] + box["height"] / 2, page.viewport_size["height"] - 50))
+    def to_the_middle():
+        page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+        page.wait_for_timeout(300)
+        box = plot.bounding_box()
+        return box["x"] + box["width"] / 2, min(box["y"] + box["height"] / 2, page.viewport_size["height"] - 50)
+
+    page.mouse.move(*to_the_middle())
     eye, top = plot.evaluate(EYE_JS), page.evaluate(MAIN_SCROLL_JS)
+    _turn_wheel(page)
+    measured = {"wheel_scrolled_px": page.evaluate(MAIN_SCROLL_JS) - top, "eye_before": eye,
+                "eye_after": plot.evaluate(EYE_JS)}
+    page.mouse.click(*to_the_middle())  # then a click into the map, and the wheel again: it zooms
+    _turn_wheel(page, -1)
+    return {**measured, "eye_after_click": plot.evaluate(EYE_JS)}
+
+
+def _turn_wheel(page, sign: int = 1) -> None:
     for _ in range(3):
-        page.mouse.wheel(0, 200)
+        page.mouse.wheel(0, sign * 200)
         page.wait_for_timeout(200)
     page.wait_for_timeout(500)
-    return {"wheel_scrolled_px": page.evaluate(MAIN_SCROLL_JS) - top, "eye_before": eye,
-            "eye_after": plot.evaluate(EYE_JS)}
+
+
+def presenter_live(page, base: str, shot: Path | None = None) -> dict:
+    """/live?present=1 as it opens: where its first chart is (page pixels)."""
+    page.goto(f"{base}/live?present=1")
+    page.locator(".st-key-pg_regions .js-plotly-plot").wait_for()
+    settle(page)
+    chart = page.locator("[data-testid=stMain] .js-plotly-plot").first.evaluate_all(PAGE_BOX_JS)
+    _shot(page, shot)
+    return {"first_chart_top": chart["top"], "first_chart_bottom": chart["bottom"],
+            "screen": page.viewport_size["height"]}
 
 
 def phone_digits(page, base: str, shot: Path | None = None) -> dict:

@@ -54,7 +54,6 @@ def test_present_1_turns_presenter_mode_on_and_it_survives_switching_pages():
     # The switch in the page's top bar (the sidebar is collapsed) turns it off, and the URL follows.
     at.toggle(key=presenter.SWITCH_KEYS[1]).set_value(False).run()
     assert at.session_state[presenter.STATE] is False and "present" not in at.query_params
-    assert DIGITS_FIRST not in [e.label for e in at.expander]
     assert any(str(m.value).startswith(DIGITS_FIRST + " A **convolutional") for m in at.markdown)
     assert not any(f"font-size: {presenter.BODY_PX}px" in h.proto.body for h in at.get("html"))
 
@@ -88,11 +87,17 @@ def test_first_sentence(text, first, rest):
     assert presenter.first_sentence(text) == (first, rest)
 
 
-def test_explain_is_the_whole_paragraph_outside_presenter_mode():
+def test_explain_is_the_whole_paragraph_outside_presenter_mode_and_folded_too_for_phones():
+    """In full, in a container the phones' CSS hides; and folded, in the expander it shows them instead (which
+    one a screen shows, measured in Chromium: tests/test_room.py)."""
     at = app()
     at.switch_page("app_pages/digits.py").run()
-    assert any(str(m.value).startswith(DIGITS_FIRST + " A **convolutional") for m in at.markdown)
-    assert DIGITS_FIRST not in [e.label for e in at.expander]
+    full = [c for c in at.main.children.values() if (getattr(c, "key", "") or "").startswith("explained_")]
+    assert full and str(full[0].markdown[0].value).startswith(DIGITS_FIRST + " A **convolutional")
+    folded = [e for e in at.expander if e.label == DIGITS_FIRST]
+    assert folded and any("A **convolutional network**" in str(m.value) for m in folded[0].markdown)
+    css = "\n".join(h.proto.body for h in at.get("html"))
+    assert "st-key-explained_" in css and "st-key-explain_" in css
 
 
 def test_the_word_map_for_a_room_fills_the_screen_and_frames_the_whole_cloud():

@@ -26,8 +26,8 @@ def viewport(browser):
     """A new page at a given size: viewport(room.PHONE)."""
     contexts = []
 
-    def make(size: dict):
-        context = browser.new_context(viewport=size)
+    def make(size: dict, **options):
+        context = browser.new_context(viewport=size, **options)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(60_000)
@@ -122,6 +122,13 @@ def test_presenter_mode_at_1920_by_1080(viewport, app_url, tmp_path):
     assert texts[0] == "france" and len(texts) >= 4 and words["label_px"] >= 16, words  # and its neighbours on the map
     assert not words["overlaps"] and not words["outside"], words
     assert not words["sidebar_open"]
+    # The map fills the first screen; the wheel over it scrolls the page (the camera stays), until a click into it.
+    assert words["map_top"] <= 300 and words["map_bottom"] - words["map_top"] >= 0.6 * room.ROOM["height"], words
+    assert words["wheel_scrolled_px"] > 100 and words["eye_after"] == pytest.approx(words["eye_before"]), words
+    assert words["eye_after_click"] < 0.9 * words["eye_before"], words  # then it zooms
+
+    live = room.presenter_live(page, app_url, tmp_path / "present_live.png")
+    assert live["first_chart_top"] <= room.ROOM["height"] - 300, live  # most of a chart on the first screen
 
 
 def test_a_phone_sees_the_answer_under_its_drawing_and_the_cards_in_the_sidebars_order(viewport, app_url, tmp_path):
@@ -135,6 +142,28 @@ def test_a_phone_sees_the_answer_under_its_drawing_and_the_cards_in_the_sidebars
 
     controls = room.buttons_in_view(page, app_url, "embeddings")
     assert controls["buttons"] > 7 and not controls["past_edge"] and not controls["clipped"], controls
+
+
+def test_every_page_on_a_phone_shows_its_input_and_answer_on_the_first_screen(viewport, app_url, tmp_path):
+    """390x844, a touch screen: each page of the registry with its example input (the photo page also after an
+    upload), scrolled to the top: its headline answer ends on the first screen; no chart title is cut off or under
+    the toolbar; nothing scrolls sideways. The live page: Train and its running numbers on the first screen, its
+    first chart within two."""
+    page = viewport(room.PHONE, is_mobile=True, has_touch=True)
+    problems = []
+    for name, upload in [(name, False) for name in room.PHONE_HEADLINES] + [("photos", True)]:
+        measured = room.phone_page(page, app_url, name, upload, tmp_path / f"phone_{name}_{upload}.png")
+        if not (0 <= measured["headline_top"] and measured["headline_bottom"] <= room.PHONE["height"]):
+            problems.append(f"{measured['page']}: its answer ends at y={measured['headline_bottom']:.0f}")
+        if measured["clipped_titles"] or measured["covered_titles"]:
+            problems.append(f"{measured['page']}: titles cut {measured['clipped_titles']}, "
+                            f"under the toolbar {measured['covered_titles']}")
+        if measured["sideways_px"] > 0:
+            problems.append(f"{measured['page']}: scrolls {measured['sideways_px']} px sideways")
+        if measured.get("first_chart_top", 0) > 2 * room.PHONE["height"]:
+            problems.append(f"{measured['page']}: first chart at y={measured['first_chart_top']:.0f}")
+    assert set(room.PHONE_HEADLINES) == {"home"} | {e.name for e in EXAMPLES}  # every page of the registry
+    assert not problems, problems
 
 
 def test_no_control_of_the_embeddings_page_is_cut_off_at_1400_px(viewport, app_url):
