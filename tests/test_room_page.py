@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 
 import numpy as np
 import pytest
@@ -180,3 +181,59 @@ def test_the_speech_page_sends_the_digits_heard_and_meant_never_audio(opened):
     assert set(events[-1]) <= {"kind", "slot", "heard", "meant", "id", "phone", "t", "hidden"}  # no audio field
     box.set_value("four").run()
     assert "Digits only" in text(at)
+
+
+def test_the_live_page_sends_its_run_for_the_leaderboard(opened):
+    def script():
+        from types import SimpleNamespace
+
+        from ui import room
+
+        room.live(SimpleNamespace(seconds=15.04, test_accuracy=0.98123, steps=900))
+
+    at = AppTest.from_function(script, default_timeout=TIMEOUT)
+    for name, value in {room.CODE: opened.code, room.PHONE: "phone-live-0001", "live_preset": "lenet"}.items():
+        at.session_state[name] = value
+    at.run()
+    (event,) = room.store().events(opened.code)
+    assert (event["network"], event["seconds"], event["accuracy"]) == ("LeNet-style CNN", 15.0, 0.9812)
+
+
+@pytest.fixture
+def redis_room(monkeypatch):
+    """The app's store is Redis (started here): DLL_ROOM_REDIS set, the cached store made again; put back after."""
+    from harness import redis_server
+
+    if redis_server.BINARY is None:
+        pytest.skip(redis_server.MISSING)
+    with redis_server.RedisServer() as server:
+        monkeypatch.setenv(room_store.ENV, server.url)
+        room.store.clear()
+        try:
+            yield server
+        finally:
+            room.store.clear()
+
+
+def test_redis_down_phones_keep_their_answers_and_the_screen_says_so_then_both_recover(redis_room):
+    from ui.room_redis import RETRY_S
+
+    presenter = room_page()
+    [b for b in presenter.button if b.label == "Open a room"][0].click().run()
+    code = presenter.query_params["code"]
+    at = phone(code, 7)
+    assert len(room.store().events(code)) == 1
+    redis_room.stop()
+    at.session_state["canvas_1"] = canvas(3)
+    at.session_state["canvas_version"] = 1
+    at.run()
+    assert "It's a **3**" in text(at) and "can't be reached just now" in text(at)  # its own answer, and a note
+    presenter.run()
+    assert "The room's store is unreachable" in text(presenter)
+    redis_room.start()  # empty again: no persistence
+    time.sleep(RETRY_S + 0.1)
+    presenter.run()  # the presenter's screen puts the room back under the same code
+    assert "unreachable" not in text(presenter) and f"Room **{code}**" in text(presenter)
+    at.run()  # the phone's next run sends the answer that waited
+    assert "can't be reached" not in text(at)
+    assert [e["answer"] for e in room.store().events(code)] == [3]
