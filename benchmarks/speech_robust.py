@@ -223,7 +223,8 @@ def main() -> None:
     parser.add_argument("--weights", default=None, help="a weights folder (default: the shipped models/weights)")
     parser.add_argument("--name", default=S.NAME, help="the checkpoint's name in that folder")
     parser.add_argument("--enrol", default=None, help="only compare enrolment settings on this held-out checkpoint "
-                                                      "(folder/name, e.g. runs/speech_new/holdout_nicolas)")
+                                                      "(folder/name, e.g. runs/speech_new/holdout_nicolas), or on "
+                                                      "jason with the shipped (--weights) network: --enrol jason")
     parser.add_argument("--parts", default="rnn+out", help="comma-separated settings for --enrol: all, front, rnn, out, "
                                                        "rnn+out")
     parser.add_argument("--lr", type=float, default=S.FINE_TUNE_LR)
@@ -297,14 +298,24 @@ PARTS = {"all": ("conv1", "conv2", "rnn", "out"), "front": ("conv1", "conv2"), "
 
 def compare_enrolment(args) -> None:
     """Enrolment settings on one held-out speaker's checkpoint: the mean over three draws of his prompts."""
-    folder, name = str(Path(args.enrol).parent), Path(args.enrol).name
-    model, meta = S.load(folder, torch.device("cpu"), name=name)
-    who = meta["training"]["options"]["holdout"]
     from train import speech as T
 
-    clips = [c for c in T.load_fsdd(args.data_dir) if c["speaker"] == who]
-    before = meta["metrics"]
-    print(f"{who}: before single {before['single_digit_accuracy']:.1%}, strings {before['string_digit_error_rate']:.1%}")
+    if args.enrol == "jason":  # the shipped (or --weights) network and jason, never trained on: no held-out run needed
+        model, meta = S.load(args.weights, torch.device("cpu"), name=args.name)
+        who, jason = "jason", load_jason(args.data_dir)
+        clips = []
+        for c in jason:  # his joined clips trimmed to the word, as jason_enrolment does
+            span = S.speech_span(S.highpass(c["joined"]))
+            clips.append({**c, "audio": c["joined"][span[0] : span[1]] if span else c["joined"]})
+        print(f"jason: before {single_digits(model, jason, 'joined')}")
+    else:
+        folder, name = str(Path(args.enrol).parent), Path(args.enrol).name
+        model, meta = S.load(folder, torch.device("cpu"), name=name)
+        who = meta["training"]["options"]["holdout"]
+        clips = [c for c in T.load_fsdd(args.data_dir) if c["speaker"] == who]
+        before = meta["metrics"]
+        print(f"{who}: before single {before['single_digit_accuracy']:.1%}, strings "
+              f"{before['string_digit_error_rate']:.1%}")
     for setting, recombine in itertools.product(args.parts.split(","), args.recombine.split(";")):
         r = T.enrolment_results(model, clips, parts=PARTS[setting], lr=args.lr, steps=args.steps,
                                 early_stop=args.early_stop, recombine=tuple(map(int, recombine.split(","))),
