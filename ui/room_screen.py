@@ -7,6 +7,7 @@ HTML: every text field was also checked against the page's own answers when it w
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import re
 import threading
@@ -34,10 +35,20 @@ def phone_link(code: str) -> tuple[str, room_address.RoomBase | None]:
     return re.sub(r"/room/?$", "", base.url) + f"/digits?room={code}", base
 
 
-def tile(event: dict) -> np.ndarray:
-    """A drawing as the network saw it, framed in green (right), red (wrong) or grey (not tapped yet)."""
-    image = Image.fromarray(room_summary.drawing(event)).resize((TILE_PX, TILE_PX), Image.Resampling.NEAREST)
-    return np.asarray(ImageOps.expand(image.convert("RGB"), FRAME_PX, COLOURS[event.get("right")]))
+def tile(event: dict) -> bytes:
+    """A drawing as the network saw it, framed in green (right), red (wrong) or grey (not tapped yet): a PNG."""
+    return _tile(event["drawing"], event.get("right"))
+
+
+@functools.lru_cache(maxsize=512)
+def _tile(drawing: str, right: bool | None) -> bytes:
+    """Made once per drawing and tap, not at every refresh of every screen: a screen refreshed every second
+    re-encoded its 24 tiles each time, and slowed the phones' own answers on its replica."""
+    image = Image.fromarray(room_summary.drawing({"drawing": drawing})).resize((TILE_PX, TILE_PX),
+                                                                               Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    ImageOps.expand(image.convert("RGB"), FRAME_PX, COLOURS[right]).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def reading(event: dict) -> str:
