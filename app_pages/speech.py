@@ -27,8 +27,8 @@ explain(
     "temporal classification), learns by itself *where* in time each digit is: nobody marked it in the data. "
     "The review's example of RNNs for speech."
 )
-st.caption(speech.training_voices(meta) + " " + (speech.who_it_works_for(meta) or "")
-           + " **Teach it your voice** below if it struggles.")
+explain(speech.training_voices(meta) + " " + (speech.who_it_works_for(meta) or "")  # folded as the explanation is
+        + " **Teach it your voice** below if it struggles.", caption=True)
 
 
 @st.cache_data(show_spinner=False)

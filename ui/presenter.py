@@ -71,21 +71,23 @@ def switch(where: str = "sidebar") -> None:
                           "Also from the URL: ?present=1.")
 
 
-def explain(text: str, label: str | None = None) -> None:
+def explain(text: str, label: str | None = None, caption: bool = False) -> None:
     """A page's explanation: in full; while presenting, folded to its first sentence (a one-line expander that
     opens on the rest). On a phone too (ui/style.py's PHONE_FOLD_CSS shows the folded copy there, the full one
     elsewhere): the page's input and answer then fit its first screen. `label`: the folded line, if not the first
-    sentence (the whole text then opens). Not inside an expander (Streamlit does not nest them)."""
+    sentence (the whole text then opens); `caption`: in a caption's small type. Not inside an expander (Streamlit
+    does not nest them)."""
+    write = st.caption if caption else st.markdown
     first, rest = (label, text) if label else first_sentence(text)
     if not label and not rest and len(text) <= ONE_LINE_CHARS:
-        st.markdown(text)
+        write(text)
         return
     digest = hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
     if not presenting():
         with st.container(key="explained_" + digest):  # in full: hidden on a phone
-            st.markdown(text)
+            write(text)
     with st.expander(first, key="explain_" + digest):  # one line (PRESENTER_CSS), however long the sentence
-        st.markdown(rest or text)  # a single long sentence: in full when opened
+        write(rest or text)  # a single long sentence: in full when opened
 
 
 def first_sentence(text: str) -> tuple[str, str]:
