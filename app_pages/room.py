@@ -34,7 +34,7 @@ try:
         st.session_state["room_presenter"] = (code, key)
     elif st.session_state.get("room_presenter") == (code, key):
         presenter = True  # this session opened it or proved the key: after a restarted Redis, it puts the room back
-except room_store.Unreachable as error:
+except room_store.Unreachable:
     presenter = st.session_state.get("room_presenter") == (code, key)
 if key and not presenter:
     st.warning("This presenter key is not this room's: the screen is shown, the presenter's controls are not.",
@@ -76,7 +76,8 @@ def screen() -> None:
     c.metric("Events", stats.events + stats.dropped,
              help="Every answer and tap a phone sent")
     if stats.dropped:
-        st.caption(f"The room keeps its latest {room_store.MAX_EVENTS:,} events: the {stats.dropped:,} oldest were dropped.")
+        st.caption(f"The room keeps its latest {room_store.MAX_EVENTS:,} events: the {stats.dropped:,} oldest "
+                   "were dropped.")
     room_screen.digits_part(by_kind.get("digit", []), MNIST)
     if by_kind.get("photo"):
         room_screen.photos_part(by_kind["photo"])

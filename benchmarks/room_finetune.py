@@ -42,7 +42,8 @@ def main() -> None:
     results = [room_finetune.fine_tune(images, labels) for _ in range(args.repeats)]
     r = results[-1]
     print(f"{args.drawings} drawings: fine-tuned on {r.trained_on}, scored on {r.scored_on}; seconds per fine-tuning "
-          f"(one thread) {', '.join(f'{x.seconds:.1f}' for x in results)}, median {statistics.median(x.seconds for x in results):.1f}")
+          f"(one thread) {', '.join(f'{x.seconds:.1f}' for x in results)}, "
+          f"median {statistics.median(x.seconds for x in results):.1f}")
     print(f"the room's other drawings {r.room_before:.1%} -> {r.room_after:.1%}; "
           f"2,000 MNIST test digits {r.mnist_before:.2%} -> {r.mnist_after:.2%}")
 

@@ -24,10 +24,10 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
-import re
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from benchmarks.load_ws import Session, canvas_value, first, state, widget
 from harness import replicas
@@ -177,8 +177,8 @@ async def room_round(base: str, code: str | None, n: int, digits: int, refresh: 
     even-numbered phones in the room, the others in none, at the same time (the same load on both)."""
     screen = Screen(screen_base or base, code) if code else None
     watcher = asyncio.create_task(screen.watch(refresh)) if screen else None
-    phones = await asyncio.gather(*(phone(base, None if mixed and i % 2 else code, [(i + j) % 10 for j in range(digits)])
-                                    for i in range(n)))
+    phones = await asyncio.gather(*(phone(base, None if mixed and i % 2 else code,
+                                          [(i + j) % 10 for j in range(digits)]) for i in range(n)))
     if screen:
         deadline = time.perf_counter() + 10  # the screen's last refreshes
         expected = sum(len(p.sent) for i, p in enumerate(phones) if not (mixed and i % 2))
@@ -207,7 +207,7 @@ def main() -> None:
         ports = [free_port() for _ in range(args.replicas)]
         logs = [f"/tmp/dll-room-replica-{port}.log" for port in ports]
         with concurrent.futures.ThreadPoolExecutor(args.replicas) as pool:
-            servers = list(pool.map(lambda i: start_server(ports[i], __import__("pathlib").Path(logs[i]),
+            servers = list(pool.map(lambda i: start_server(ports[i], Path(logs[i]),
                                                            cpus={cores[i % len(cores)]}), range(args.replicas)))
         try:
             with replicas.nginx(ports) as url:
@@ -230,12 +230,13 @@ def main() -> None:
                     errors += len(problems) + abs(lost)
                     print(f"   at once, {len(inside)} phones in the room and {len(outside)} in none: a phone's answer, "
                           f"median / p95: in the room {percentiles([a for p in inside for a in p.answers])}, in none "
-                          f"{percentiles([a for p in outside for a in p.answers])}; lost {lost}, errors {len(problems)}")
+                          f"{percentiles([a for p in outside for a in p.answers])}; lost {lost}, "
+                          f"errors {len(problems)}")
         finally:
             for server in servers:
                 stop_server(server)
             for log in logs:
-                errors += log_tracebacks(__import__("pathlib").Path(log))
+                errors += log_tracebacks(Path(log))
     raise SystemExit(1 if errors else 0)
 
 

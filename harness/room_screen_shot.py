@@ -84,7 +84,7 @@ def main() -> None:
 
     with RedisServer() as redis:
         os.environ["DLL_ROOM_REDIS"] = redis.url
-        os.environ.setdefault("DLL_PUBLIC_URL", "http://192.168.1.20:8501")  # an address a room could reach: the QR code
+        os.environ.setdefault("DLL_PUBLIC_URL", "http://192.168.1.20:8501")  # a room's address: the QR code shows
         port = free_port()
         server = start_server(port)
         try:

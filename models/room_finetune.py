@@ -6,8 +6,8 @@ labelled drawings, scored on the other half and on a fixed 2,000-digit MNIST tes
 
 Each step's batch is the room's half plus as many MNIST training digits (replay), so the copy learns the room's
 hands without forgetting MNIST; its batch-norm statistics stay frozen (a few dozen drawings are too few to
-re-estimate them). One torch thread, bf16 autocast, a fixed number of steps: ~5 s for 100 drawings on one core of the 2-core
-machine (tests/test_room_finetune.py). The shipped network is never changed.
+re-estimate them). One torch thread, bf16 autocast, a fixed number of steps: ~6 s for 100 drawings on one core of the
+2-core machine (benchmarks/room_finetune.py). The shipped network is never changed.
 """
 from __future__ import annotations
 

@@ -49,7 +49,7 @@ def test_the_latest_event_of_each_slot_is_the_answer_and_taps_score_it():
               event(4, phone="phone-bbbb", answer=5, confidence=0.4, right=False, meant=6),
               event(5, phone="phone-cccc", answer=-1, confidence=0.3, right=False, meant=1)]
     summary = room_summary.digits(room_summary.answers(events)["digit"])
-    assert summary.count == 3 and summary.tapped == 3 and summary.right == 1 and summary.accuracy == pytest.approx(1 / 3)
+    assert (summary.count, summary.tapped, summary.right) == (3, 3, 1) and summary.accuracy == pytest.approx(1 / 3)
     assert summary.confusion[3, 3] == 1 and summary.confusion[6, 5] == 1 and summary.confusion[1, 10] == 1
     assert [e["id"] for e in summary.hardest][:2] == [5, 4]  # wrong ones first, least sure first
     images, labels = room_summary.labelled(room_summary.answers(events)["digit"])

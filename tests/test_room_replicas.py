@@ -3,7 +3,6 @@ over Streamlit's protocol (benchmarks/room_load.py). Phone A on replica 1, phone
 on either replica counts both. Then the benchmark's small N: phones drawing at once, no event lost, no error."""
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import os
 import shutil

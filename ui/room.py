@@ -122,7 +122,8 @@ def digit(prediction, slot: int) -> None:
     pixels = np.clip(np.asarray(prediction.input) * 255, 0, 255).astype(np.uint8).tobytes()
     sure = prediction.p_not_digit if prediction.not_digit else prediction.confidence  # of what the page said
     send("digit", slot, {"drawing": base64.b64encode(pixels).decode(), "confidence": round(float(sure), 4),
-                         "answer": -1 if prediction.not_digit else int(prediction.digit), "right": right, "meant": meant})
+                         "answer": -1 if prediction.not_digit else int(prediction.digit),
+                         "right": right, "meant": meant})
 
 
 def slot_of(data: bytes) -> int:
@@ -171,5 +172,6 @@ def live(result) -> None:
         from models.live import PRESETS
 
         network = PRESETS[st.session_state.get("live_preset") or "default"].title
-        send("live", slot_of(f"{result.seconds} {result.test_accuracy} {result.steps}".encode()), {"network": network, "seconds": round(float(result.seconds), 1),
+        slot = slot_of(f"{result.seconds} {result.test_accuracy} {result.steps}".encode())  # one run, one slot
+        send("live", slot, {"network": network, "seconds": round(float(result.seconds), 1),
                                               "accuracy": round(float(result.test_accuracy), 4)})

@@ -23,6 +23,7 @@ from redis.retry import Retry
 
 from ui import room_store as rs
 
+GONE = "No room with this code (it may have been closed, or ended 12 h after its last answer)."
 RETRY_S = 2.0  # after a connection failure, seconds before Redis is tried again
 PREFIX = "dll:room:"
 
@@ -73,7 +74,7 @@ class RedisStore:
             raise rs.NoSuchRoom("No room with this code.")
         meta = self.r.hgetall(PREFIX + code)
         if not meta:
-            raise rs.NoSuchRoom("No room with this code (it may have been closed, or ended 12 h after its last answer).")
+            raise rs.NoSuchRoom(GONE)
         if check_key and not rs.key_matches(meta.get("key", ""), key):
             raise rs.WrongKey("Only the presenter can do this (the presenter's link carries its key).")
         return meta
@@ -121,7 +122,7 @@ class RedisStore:
         seq = self.add(keys=[*self._keys(code), f"{PREFIX}{code}:rate:{phone}"],
                        args=[payload, phone, rs.MAX_EVENTS, rs.TTL_S, rs.RATE_EVENTS, int(rs.RATE_WINDOW_S * 1000)])
         if seq == -1:
-            raise rs.NoSuchRoom("No room with this code (it may have been closed, or ended 12 h after its last answer).")
+            raise rs.NoSuchRoom(GONE)
         if seq == -2:
             raise rs.TooFast("Too fast: at most 2 answers a second.")
         return int(seq)

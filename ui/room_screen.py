@@ -61,7 +61,8 @@ def reading(event: dict) -> str:
 def confusion_figure(matrix: np.ndarray) -> go.Figure:
     columns = [str(d) for d in range(10)] + ["not a digit"]
     return go.Figure(go.Heatmap(z=matrix, x=columns, y=[str(d) for d in range(10)], colorscale="Blues", showscale=False,
-                                text=matrix, texttemplate="%{text}", hovertemplate="meant %{y}, read %{x}: %{z}<extra></extra>"),
+                                text=matrix, texttemplate="%{text}",
+                                hovertemplate="meant %{y}, read %{x}: %{z}<extra></extra>"),
                      layout=dict(title=dict(text="The room's confusion matrix"), height=420, margin=dict(t=50, b=40),
                                  xaxis=dict(title="read as", type="category"),
                                  yaxis=dict(title="meant", type="category", autorange="reversed")))
@@ -76,7 +77,8 @@ def digits_part(events: list[dict], mnist_accuracy: float) -> None:
              help=f"{summary.right} right of {summary.tapped} tapped")
     c.metric("MNIST test", f"{mnist_accuracy:.2%}")
     if summary.wall:
-        st.image([tile(e) for e in summary.wall], caption=[reading(e) for e in summary.wall], width=TILE_PX + 2 * FRAME_PX)
+        st.image([tile(e) for e in summary.wall], caption=[reading(e) for e in summary.wall],
+                 width=TILE_PX + 2 * FRAME_PX)
     if summary.tapped:
         left, right = st.columns([3, 2])
         left.plotly_chart(confusion_figure(summary.confusion), key="room_confusion")
@@ -169,8 +171,10 @@ def fine_tuning_part(code: str) -> None:
         st.success(f"Fine-tuned on {r.trained_on} of the room's drawings in {r.seconds:.1f} s (one thread).",
                    icon=":material/school:")
         a, b = st.columns(2)
-        a.metric(f"The room's other {r.scored_on} drawings", f"{r.room_after:.0%}", f"{r.room_after - r.room_before:+.0%} (was {r.room_before:.0%})")
-        b.metric("2,000 MNIST test digits", f"{r.mnist_after:.2%}", f"{r.mnist_after - r.mnist_before:+.2%} (was {r.mnist_before:.2%})")
+        a.metric(f"The room's other {r.scored_on} drawings", f"{r.room_after:.0%}",
+                 f"{r.room_after - r.room_before:+.0%} (was {r.room_before:.0%})")
+        b.metric("2,000 MNIST test digits", f"{r.mnist_after:.2%}",
+                 f"{r.mnist_after - r.mnist_before:+.2%} (was {r.mnist_before:.2%})")
 
 
 def presenter_controls(code: str, key: str, events: list[dict], model) -> None:
