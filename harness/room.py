@@ -223,6 +223,17 @@ def buttons_in_view(page, base: str, path: str = "embeddings", shot: Path | None
             "clipped": page.evaluate(CLIPPED_JS)}
 
 
+# The page's explanations as the screen shows them (ui/presenter.explain draws each twice): in full, and folded.
+EXPLANATIONS_JS = """() => Object.fromEntries(['explained_', 'explain_'].map(key => [key === 'explain_' ? 'folded' : 'full',
+    [...document.querySelectorAll(`[data-testid=stMain] [class*="st-key-${key}"]`)]
+        .filter(e => e.getClientRects().length).length]))"""
+
+
+def explanations(page) -> dict:
+    """How many explanations the page shows in full, and how many folded to a line (the page as it is)."""
+    return page.evaluate(EXPLANATIONS_JS)
+
+
 def tour_step(page, base: str, k: int, shot: Path | None = None, present: bool = False) -> dict:
     """The review tour opened at step k (a link): the bar's counter and the page it opened."""
     page.goto(f"{base}/?tour=review&step={k}" + ("&present=1" if present else ""))

@@ -142,6 +142,7 @@ def test_a_phone_sees_the_answer_under_its_drawing_and_the_cards_in_the_sidebars
 
     controls = room.buttons_in_view(page, app_url, "embeddings")
     assert controls["buttons"] > 7 and not controls["past_edge"] and not controls["clipped"], controls
+    assert room.explanations(page) == {"full": 0, "folded": 1}  # the explanation folded to a line
 
 
 def test_every_page_on_a_phone_shows_its_input_and_answer_on_the_first_screen(viewport, app_url, tmp_path):
@@ -167,8 +168,10 @@ def test_every_page_on_a_phone_shows_its_input_and_answer_on_the_first_screen(vi
 
 
 def test_no_control_of_the_embeddings_page_is_cut_off_at_1400_px(viewport, app_url):
-    controls = room.buttons_in_view(viewport(room.DESKTOP), app_url, "embeddings")
+    page = viewport(room.DESKTOP)
+    controls = room.buttons_in_view(page, app_url, "embeddings")
     assert controls["buttons"] > 7 and not controls["past_edge"] and not controls["clipped"], controls
+    assert room.explanations(page) == {"full": 1, "folded": 0}  # in full, and only once
 
 
 def room_order():

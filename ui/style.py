@@ -31,12 +31,12 @@ BASE_CSS = f"""
 
 
 def keyed(prefix: str) -> str:
-    """A selector of the page-level box of the elements (or containers) whose key starts with `prefix`: the one to
-    hide or reorder (a container's st-key class is on its block, inside a layout wrapper; an element's is on its own
-    element container)."""
+    """A selector of the outermost box of the elements (or containers) whose key starts with `prefix`: the one to
+    hide or reorder (a container's st-key class is on its block, inside a layout wrapper; an expander's on its layout
+    wrapper; an element's on its own element container)."""
     key = f'[class*="st-key-{prefix}"]'
     return (f'[data-testid="stLayoutWrapper"]:has(> {key}), [data-testid="stElementContainer"]:has(> {key}), '
-            f'[data-testid="stElementContainer"]{key}')
+            f'[data-testid="stElementContainer"]{key}, [data-testid="stLayoutWrapper"]{key}')
 
 
 def first(key: str) -> str:
