@@ -21,7 +21,7 @@ from PIL import Image, ImageOps
 
 from ui import room, room_address, room_store, room_summary
 
-REFRESH_S = 1.0  # the screen reads the room this often: a phone's answer shows within ~1 s (the issue: 2 s at most)
+REFRESH_S = 1.0  # the screen reads the room this often (the issue: 2 s at most); a refresh costs ~30 ms
 TILE_PX, FRAME_PX = 84, 6
 ROWS = 12  # of the speech table, the latest
 COLOURS = {True: (22, 163, 74), False: (220, 38, 38), None: (110, 110, 110)}  # right, wrong, not tapped yet
