@@ -72,5 +72,7 @@ def test_speech_digit_error_rate_and_the_leaderboard():
                                       event(4, "live", network="Multilayer perceptron", accuracy=0.93)])
     assert board[0][:3] == ("Small CNN", 0.97, 15.0) and board[0][3] == 3 and board[1][0] == "Multilayer perceptron"
     photos = room_summary.photos([event(1, "photo", right=True), event(2, "photo", label="not sure", right=False),
-                                  event(3, "photo", label="cat", thumb="AAAA")])
-    assert photos.classes == {"cat": 2, "not sure": 1} and photos.accuracy == 0.5 and len(photos.thumbs) == 1
+                                  event(3, "photo", label="cat", thumb="AAAA"),
+                                  event(4, "photo", label="dog", thumb="AAAA", hidden=True)])
+    assert photos.classes == {"cat": 2, "not sure": 1, "dog": 1} and photos.accuracy == 0.5
+    assert [e["id"] for e in photos.thumbs] == [3]  # a hidden thumbnail leaves the screen

@@ -237,3 +237,26 @@ def test_redis_down_phones_keep_their_answers_and_the_screen_says_so_then_both_r
     at.run()  # the phone's next run sends the answer that waited
     assert "can't be reached" not in text(at)
     assert [e["answer"] for e in room.store().events(code)] == [3]
+
+
+def test_the_presenter_fine_tunes_on_the_rooms_drawings_in_the_background(opened):
+    """20 drawings tapped right or wrong: the button is enabled; pressed, the screen says it is fine-tuning, then
+    shows the room's other half and the 2,000 MNIST digits, before and after."""
+    from benchmarks.room_finetune import room_drawings
+
+    images, labels = room_drawings(20, turn=False)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        room.store().add_event(opened.code, f"phone-tune-{i:03d}", {
+            "kind": "digit", "slot": 0, "drawing": base64.b64encode(image.tobytes()).decode(), "answer": int(label),
+            "confidence": 0.9, "right": True})
+    at = room_page(code=opened.code, key=opened.key)
+    (tune,) = [b for b in at.button if b.label == "Fine-tune on the room's drawings"]
+    assert not tune.disabled and "more drawings" not in text(at)
+    tune.click().run()
+    deadline = time.time() + 90
+    while "Fine-tuned on" not in text(at) and time.time() < deadline:
+        time.sleep(1)
+        at.run()
+    assert "Fine-tuned on 10 of the room's drawings" in text(at), text(at)
+    labels = [m.label for m in at.metric]
+    assert "The room's other 10 drawings" in labels and "2,000 MNIST test digits" in labels
