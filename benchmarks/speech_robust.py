@@ -226,7 +226,7 @@ def main() -> None:
                                                       "(folder/name, e.g. runs/speech_new/holdout_nicolas), or on "
                                                       "jason with the shipped (--weights) network: --enrol jason")
     parser.add_argument("--parts", default="rnn+out", help="comma-separated settings for --enrol: all, front, rnn, out, "
-                                                       "rnn+out")
+                                                       "rnn+out, rnn.l1+out (the GRU's top layer and the output)")
     parser.add_argument("--lr", type=float, default=S.FINE_TUNE_LR)
     parser.add_argument("--steps", type=int, default=S.FINE_TUNE_STEPS)
     parser.add_argument("--early-stop", action=argparse.BooleanOptionalAction, default=S.EARLY_STOP,
@@ -293,7 +293,7 @@ def main() -> None:
 
 
 PARTS = {"all": ("conv1", "conv2", "rnn", "out"), "front": ("conv1", "conv2"), "rnn": ("rnn",), "out": ("out",),
-         "rnn+out": ("rnn", "out")}
+         "rnn+out": ("rnn", "out"), "rnn.l1+out": ("rnn.l1", "out")}
 
 
 def compare_enrolment(args) -> None:

@@ -703,3 +703,11 @@ def test_who_it_works_for_follows_the_measured_numbers():
     meta["metrics"]["robustness"]["shifted"]["+7"]["speech_commands_test"] = 0.91
     assert "Not yet" not in S.who_it_works_for(meta)
     assert S.who_it_works_for({"metrics": {}}) is None
+
+
+def test_fine_tuning_can_adapt_only_the_grus_top_layer():
+    """fine_tune's parts: "rnn.l1" is the GRU's top layer in both directions (and nothing of layer 0), "rnn" all of it."""
+    names = [n for n, _ in S.SpeechNet().named_parameters()]
+    top = [n for n in names if S.adapted(n, ("rnn.l1",))]
+    assert len(top) == 8 and all(n.startswith("rnn.") and "_l1" in n for n in top)
+    assert {n for n in names if S.adapted(n, ("rnn", "out"))} == {n for n in names if n.split(".")[0] in ("rnn", "out")}
