@@ -69,9 +69,11 @@ _PAGES = {  # example name -> (ready, answer, steps)
     # The page opens on Chelsea the cat; each pick changes the photo. The upload is benchmarks/load.py's own
     # photo (scikit-image's chelsea.png mirrored and cropped: not the example's bytes).
     "photos": (r"^It's a cat \(\d+%\)", r"^It's an? [a-z]+ \(\d+%\)|^Not sure|^This doesn't look like any", (
-        Step("pick", "A horse (silhouette)", r"^It's a horse\b", "Example photo"),
+        # What the network fine-tuned on real photos says (issue 40): the silhouette "not sure" (dog 37 %, horse
+        # 24 %), the astronaut "a dog" (people are not among the kinds it learned "none of the ten" from)
+        Step("pick", "A horse (silhouette)", r"^Not sure\b", "Example photo"),
         Step("pick", "Falcon 9 rocket", r"^This doesn't look like any of the ten", "Example photo"),
-        Step("pick", "Astronaut Eileen Collins", r"^This doesn't look like any of the ten", "Example photo"),
+        Step("pick", "Astronaut Eileen Collins", r"^It's a dog\b", "Example photo"),
         Step("upload", "my cat.jpg", r"^It's a cat\b"),
     )),
     "speech": _speech(),

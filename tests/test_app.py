@@ -191,8 +191,8 @@ def test_photos_page_grad_cam_follows_the_new_photo():
     at = photos_page()
     assert expect(at, "photos", "cat") == cam_class(at).value
     at.selectbox(key="example").set_value("A horse (silhouette)").run()
-    horse = answers.photos(at)
-    assert cam_class(at).value == horse != "cat"
+    horse = cam_class(at).options[0]  # the new photo's own top class (its headline may be "not sure")
+    assert cam_class(at).value == horse != "cat" and answers.photos(at) in (horse, answers.NOT_SURE)
     assert f"Grad-CAM: where the evidence for “{horse}” lies" in chart_titles(at)
     cam_class(at).set_value("frog").run()  # the viewer's choice holds for this photo, through other controls
     at.toggle[0].set_value(False).run()

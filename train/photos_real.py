@@ -142,6 +142,8 @@ class RealConfig:
     threads: int = 0
     dry_run: bool = False
     skip_train: bool = False  # start from runs/photos_real/finetuned.safetensors (a finished fine-tune)
+    faces: bool = False  # ORL's faces (people 0-29, assets/faces) among the read-out's outliers (tried: no change)
+    mix: float = 1.0  # WiSE-FT (Wortsman et al. 2022): this share of the fine-tuned weights, the rest the CIFAR-10 network's
     measure_only: bool = False
 
 
@@ -218,6 +220,29 @@ def fine_tune(model: photos.PhotoNet, data: dict, cfg: RealConfig) -> list[dict]
     return curve
 
 
+@torch.no_grad()
+def mix_weights(model: photos.PhotoNet, base: photos.PhotoNet, mix: float, data: dict, batches: int = 40) -> None:
+    """model <- mix * model + (1 - mix) * base, weight by weight (WiSE-FT: keeps more of what the base knew, here
+    CIFAR-10, and much of what the fine-tune learned); then batch norm's running statistics measured anew on CIFAR-10
+    and real training photos (averages of the two networks' statistics are not the mixed network's)."""
+    own, other = model.state_dict(), base.state_dict()
+    for k, v in own.items():
+        if v.is_floating_point() and not k.startswith("likeness"):
+            v.copy_(mix * v + (1 - mix) * other[k].to(v.dtype))
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a plain average over the batches below
+    x, real = data["train"][0], data["real_train"]
+    train_idx = torch.nonzero(~real["validation"]).squeeze(1)
+    model.train()
+    for _ in range(batches):
+        images = torch.cat([x[torch.randint(0, len(x), (128,))], real["x"][train_idx[torch.randint(0, len(train_idx), (128,))]]])
+        with autocast(images.device):
+            model(images.contiguous(memory_format=torch.channels_last))
+    model.eval()
+
+
 def plain_network(model: photos.PhotoNet) -> photos.PhotoNet:
     """Back to plain convolutions and contiguous weights: what the card rebuilds."""
     for m in model.modules():
@@ -226,15 +251,26 @@ def plain_network(model: photos.PhotoNet) -> photos.PhotoNet:
     return model.to(memory_format=torch.contiguous_format)
 
 
+def face_photos() -> torch.Tensor:
+    """ORL's faces of people 0-29 (shipped in assets/faces; the face page's training people) and their mirrors, through
+    `photos.preprocess` -> (600, 3, 32, 32): Tiny ImageNet's outlier kinds have hardly any people."""
+    faces = np.load(Path(__file__).resolve().parent.parent / "assets" / "faces" / "orl.npz")
+    x = torch.from_numpy(np.stack([photos.preprocess(Image.fromarray(f)) for f in faces["x"][faces["y"] < 30]]))
+    return torch.cat([x, x.flip(-1)])
+
+
 def fit_likeness(model: photos.PhotoNet, data: dict, cfg: RealConfig) -> dict:
-    """`photos_world.fit_likeness` with the real training photos (train part only) among the photos like the ten."""
+    """`photos_world.fit_likeness` with the real training photos (train part only) among the photos like the ten,
+    and (cfg.faces) people's faces among the outliers."""
     real = data["real_train"]
     keep = ~real["validation"]
     extended = dict(data, train=(torch.cat([data["train"][0][: cfg.likeness_photos], real["x"][keep]]),
                                  torch.cat([data["train"][1][: cfg.likeness_photos], real["y"][keep]])))
+    if cfg.faces:
+        extended["outliers"] = dict(data["outliers"], train=torch.cat([data["outliers"]["train"], face_photos()]))
     wcfg = W.WorldConfig(likeness_photos=cfg.likeness_photos + int(keep.sum()), likeness_c=cfg.likeness_c,
                          seed=cfg.seed)
-    return W.fit_likeness(model, extended, wcfg) | {"real_photos": int(keep.sum())}
+    return W.fit_likeness(model, extended, wcfg) | {"real_photos": int(keep.sum()), "faces": 600 if cfg.faces else 0}
 
 
 def choose_rules(model: photos.PhotoNet, data: dict, cfg: RealConfig) -> tuple[float, float, dict]:
@@ -320,6 +356,9 @@ def main(cfg: RealConfig) -> dict:
         curve = fine_tune(model, data, cfg)
         model = plain_network(model)
         save_file({k: v.contiguous() for k, v in model.state_dict().items() if not k.startswith("likeness")}, saved)
+    if cfg.mix < 1:
+        base, _ = photos.load(device=torch.device("cpu"))
+        mix_weights(model, base.float(), cfg.mix, data)
     model = model.eval().to(memory_format=torch.channels_last)
     likeness = fit_likeness(model, data, cfg)
     seconds = time.time() - start
