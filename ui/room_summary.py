@@ -99,15 +99,6 @@ def photos(events: list[dict]) -> Photos:
                   sum(bool(e["right"]) for e in tapped), [e for e in events if e.get("thumb") and not e.get("hidden")])
 
 
-def edit_distance(a: list, b: list) -> int:
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        previous, row[0] = row[0], i
-        for j, y in enumerate(b, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (x != y))
-    return row[-1]
-
-
 @dataclass
 class Speech:
     rows: list  # (heard, meant or None), latest first
@@ -120,12 +111,14 @@ class Speech:
 
 
 def speech(events: list[dict]) -> Speech:
+    from models.speech import digit_errors  # the speech card's own digit error count (imported here: torch)
+
     rows, errors, total = [], 0, 0
     for e in events:
         heard, meant = e["heard"].replace(" ", ""), (e.get("meant") or "").replace(" ", "")
         rows.append((" ".join(heard), " ".join(meant) if meant else None))
         if meant:
-            errors += edit_distance(list(heard), list(meant))
+            errors += digit_errors(" ".join(meant), " ".join(heard))
             total += len(meant)
     return Speech(rows[::-1], errors, total)
 
