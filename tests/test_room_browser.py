@@ -56,6 +56,10 @@ def test_a_drawing_and_a_pin_from_two_phones_reach_the_projector_within_2_s(mic_
     draw_digit(phone_a, 7)
     phone_a.get_by_text(re.compile(r"It's a 7")).wait_for()
     drawn = time.perf_counter()
+    # In a room too, the answer is on the phone's first screen (the room's line in two columns pushed it to y=883)
+    answer = phone_a.get_by_text(re.compile(r"It's a 7")).bounding_box()
+    assert phone_a.evaluate("() => document.querySelector('[data-testid=stMain]').scrollTop") == 0
+    assert answer["y"] + answer["height"] <= PHONE["height"], answer
     wall = seconds_until_shown(projector, projector.get_by_text(re.compile(r"^#\d+: 7 \d+%")).first, drawn)
 
     phone_b = tab(mic_browser, PHONE, permissions=["microphone"])

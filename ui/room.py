@@ -67,9 +67,11 @@ def arrive() -> None:
             return
         except room_store.RoomError as error:
             st.caption(f"Room {given}: {error.message}")
-    line, leave = st.columns([6, 1], vertical_alignment="center")
-    line.info(INTRO.format(code=given), icon=":material/groups:")
-    leave.button("Leave", key="room_leave", on_click=_leave, icon=":material/logout:")
+    # One row, Leave beside the line (columns would stack on a phone and push the page's answer off the first
+    # screen: ui/style.py sets the line in small type there)
+    with st.container(key="room_banner", horizontal=True, vertical_alignment="center", border=True):
+        st.markdown(":material/groups: " + INTRO.format(code=given))
+        st.button("Leave", key="room_leave", on_click=_leave, icon=":material/logout:")
 
 
 def send(kind: str, slot: int, payload: dict) -> None:

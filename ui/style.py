@@ -26,6 +26,10 @@ BASE_CSS = f"""
      drag still zoom and pan). Titles in smaller type: one drawn for a wide chart fits the phone's width. */
   .js-plotly-plot .modebar-container {{ display: none !important; }}
   .js-plotly-plot text.gtitle {{ font-size: 13px !important; }}
+  /* A phone in a room: its line in small type, so that the page's answer stays on the first screen */
+  .st-key-room_banner {{ padding: 0.35rem 0.6rem; gap: 0.4rem; }}
+  .st-key-room_banner p {{ font-size: 0.78rem; line-height: 1.3; }}
+  .st-key-room_banner button {{ min-height: 2rem; padding: 0.1rem 0.5rem; }}
 }}
 """
 
