@@ -441,8 +441,9 @@ def outlier_caveat(meta: dict) -> str:
     m = meta["metrics"]
     if "real" in m:
         dev = m["real"]["real_photos_dev"]
-        return (f" It is not perfect: {dev['answered']:.0%} of real photos of its classes got a class in large type, "
-                f"and {m['real']['outliers_test']['headlined']:.0%} of photos of other things did (model card).")
+        return (f" It is not perfect: {dev['headlined_right']:.1%} of real photos of its classes are named right in "
+                f"large type (the others get “not sure”, this answer or, rarely, a wrong class), and "
+                f"{m['real']['outliers_test']['headlined']:.1%} of photos of other things get a class (model card).")
     if "world" in m:
         return (f" Real photos that look unlike CIFAR-10's can land here too: only {m['world']['real_photos_answered']:.0%} "
                 "of real photos of its classes got a class in large type (model card).")
