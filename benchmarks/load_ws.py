@@ -217,8 +217,8 @@ class Session:
 # ---- what the runs show ------------------------------------------------------------------------------------------
 
 def visible(body: str) -> str:
-    """A Markdown body as a viewer reads it: no HTML tags, bold marks or heading marks."""
-    text = re.sub(r"<[^>]+>", "", body).replace("**", "").strip()
+    """A Markdown body as a viewer reads it: no HTML tags, bold marks, heading marks or icons (:material/NAME:)."""
+    text = re.sub(r":material/\w+:\s*", "", re.sub(r"<[^>]+>", "", body)).replace("**", "").strip()
     return html.unescape(re.sub(r"^#+\s+", "", text))
 
 
