@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, free_port, start_server, stop_server
+from test_share import open_page as share_page
 from ui import secure
 
 ROOM = "room.test"
@@ -46,14 +47,7 @@ def test_media_allowed_reads_the_url_then_the_origin(monkeypatch, url, origin, a
 
 
 def open_page(page: str, url: str | None, params: dict) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
-    for name, value in params.items():
-        at.query_params[name] = value
-    if url is not None:
-        at.context["url"] = url
-    at.switch_page(f"app_pages/{page}.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return share_page(page, params, url, timeout=90)
 
 
 def notes(at: AppTest, start: str) -> list[str]:

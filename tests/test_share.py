@@ -17,9 +17,9 @@ TIMEOUT = 60
 NOTE = "Ignored from the link"
 
 
-def open_page(page: str, params: dict | None = None, url: str | None = None) -> AppTest:
+def open_page(page: str, params: dict | None = None, url: str | None = None, timeout: float = TIMEOUT) -> AppTest:
     """The app opened at /page?params (AppTest: the home page first, then the page with the query string)."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout).run()
     for name, value in (params or {}).items():
         at.query_params[name] = value
     if url is not None:
