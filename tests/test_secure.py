@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, free_port, start_server, stop_server
+from conftest import free_port, start_server, stop_server
 from test_share import open_page as share_page
 from ui import secure
 
